@@ -1,0 +1,212 @@
+"""Load article files (.txt .md .html .json .jsonl) into clean `Article` records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from rag.errors import BadInput
+
+SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+MAX_FILE_BYTES = 20_000_000
+
+# Whole lines that are web furniture, never article prose.
+_BOILERPLATE = re.compile(
+    r"^\s*(post a comment|previous post\s*next post|previous post|next post|share this( article| story)?|"
+    r"advertisement|read more|related( articles| stories)?:?|sign up for .{0,60}newsletter.*|"
+    r"click here to .{0,60}|subscribe( now)?|leave a comment|comments?|share on (facebook|twitter|x)|"
+    r"follow us on .{0,40}|all rights reserved.*|copyright ©.*|©.{0,80})\s*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    title: str
+    text: str
+    date: str = ""
+    source: str = ""
+    url: str = ""
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha1(f"{self.title}\n{self.text}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+def make_article(title: str, text: str, *, date: str = "", source: str = "", url: str = "", id: str = "") -> Article:
+    """Clean the text and give the article a stable id: from its URL, else from its content."""
+    title = " ".join(str(title or "").split())
+    clean = clean_text(str(text or ""), title)
+    if not id:
+        key = url.strip() if url and url.strip() else clean
+        id = hashlib.sha1(key.encode()).hexdigest()[:16]
+    return Article(id=str(id), title=title or _first_words(clean), text=clean, date=str(date or ""),
+                   source=str(source or ""), url=str(url or ""))
+
+
+def clean_text(text: str, title: str = "") -> str:
+    """Normalise whitespace, drop boilerplate lines and lines repeating the title."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = re.sub(r"[\u200b\u200c\u200d\u2060\ufeff]", "", text)
+    norm_title = " ".join(title.split()).casefold()
+    lines: list[str] = []
+    for line in text.split("\n"):
+        line = " ".join(line.split())
+        if _BOILERPLATE.match(line) or (norm_title and line.casefold() == norm_title):
+            line = ""
+        if line or (lines and lines[-1]):
+            lines.append(line)
+    return "\n".join(lines).strip()
+
+
+def _first_words(text: str, n: int = 12) -> str:
+    return " ".join(text.split()[:n])
+
+
+def iter_files(paths: list[Path]) -> Iterator[Path | Skipped]:
+    """Yield article files under the given paths; missing paths and empty folders raise."""
+    for path in paths:
+        if not path.exists():
+            raise BadInput(f"No such file or folder: {path}. Check the path and try again.")
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            if not found:
+                raise BadInput(f"Folder {path} is empty: put {', '.join(SUFFIXES)} article files in it.")
+            for p in found:
+                yield p if p.suffix.lower() in SUFFIXES else Skipped(str(p), f"unsupported file type {p.suffix!r}")
+        else:
+            yield path
+
+
+def load_file(path: Path) -> tuple[list[Article], list[Skipped]]:
+    """Load one file. Problems with the file come back as `Skipped` reasons, never as a crash."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        return [], [Skipped(str(path), f"unsupported file type {suffix!r}; use one of {', '.join(SUFFIXES)}")]
+    size = path.stat().st_size
+    if size == 0:
+        return [], [Skipped(str(path), "empty file")]
+    if size > MAX_FILE_BYTES:
+        return [], [Skipped(str(path), f"file is {size / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB "
+                                       "per file (split it into smaller files)")]
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        return [], [Skipped(str(path), "binary file, not text")]
+    try:
+        raw = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        return [], [Skipped(str(path), f"not UTF-8 text (byte {e.start}); re-save the file as UTF-8")]
+    return parse_text(raw, suffix, str(path))
+
+
+def parse_text(raw: str, suffix: str, name: str) -> tuple[list[Article], list[Skipped]]:
+    if suffix in (".json", ".jsonl"):
+        return _parse_json(raw, suffix, name)
+    if suffix in (".html", ".htm"):
+        title, body = html_to_text(raw)
+    else:
+        first, _, rest = raw.strip().partition("\n")
+        title, body = first.lstrip("# ").strip(), rest
+    art = make_article(title, body)
+    if not art.text:
+        return [], [Skipped(name, "no article text after cleaning")]
+    return [art], []
+
+
+def _parse_json(raw: str, suffix: str, name: str) -> tuple[list[Article], list[Skipped]]:
+    records: list[object] = []
+    skipped: list[Skipped] = []
+    if suffix == ".jsonl":
+        for n, line in enumerate(raw.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                skipped.append(Skipped(f"{name}:{n}", f"invalid JSON: {e.msg}"))
+    else:
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as e:
+            return [], [Skipped(name, f"invalid JSON at line {e.lineno}: {e.msg}")]
+        records = data if isinstance(data, list) else [data]
+    articles: list[Article] = []
+    for n, rec in enumerate(records, 1):
+        where = f"{name}#{n}"
+        if not isinstance(rec, dict):
+            skipped.append(Skipped(where, "record is not a JSON object"))
+            continue
+        text = rec.get("text")
+        if not isinstance(text, str) or not text.strip():
+            skipped.append(Skipped(where, 'record has no "text" field; each record needs "title" and "text"'))
+            continue
+        art = make_article(str(rec.get("title") or ""), text, date=str(rec.get("date") or ""),
+                           source=str(rec.get("source") or ""), url=str(rec.get("url") or ""),
+                           id=str(rec.get("id") or ""))
+        if art.text:
+            articles.append(art)
+        else:
+            skipped.append(Skipped(where, "no article text after cleaning"))
+    return articles, skipped
+
+
+class _HTMLText(HTMLParser):
+    SKIP = {"script", "style", "nav", "header", "footer", "aside", "form", "noscript", "svg", "iframe", "button"}
+    BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "article", "section", "tr", "blockquote"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title: list[str] = []
+        self.h1: list[str] = []
+        self._skip = 0
+        self._stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.SKIP:
+            self._skip += 1
+        if tag in self.BLOCK:
+            self.parts.append("\n")
+        self._stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP and self._skip:
+            self._skip -= 1
+        if tag in self.BLOCK:
+            self.parts.append("\n")
+        if tag in self._stack:
+            while self._stack and self._stack.pop() != tag:
+                pass
+
+    def handle_data(self, data: str) -> None:
+        current = self._stack[-1] if self._stack else ""
+        if current == "title":
+            self.title.append(data)
+        elif self._skip == 0:
+            if current == "h1":
+                self.h1.append(data)
+            self.parts.append(data)
+
+
+def html_to_text(raw: str) -> tuple[str, str]:
+    """Reduce an HTML page to (title, article text): scripts, styles and navigation dropped."""
+    parser = _HTMLText()
+    try:
+        parser.feed(raw)
+        parser.close()
+    except Exception:  # noqa: BLE001 - html.parser can raise on pathological input; keep what was read
+        pass
+    title = " ".join("".join(parser.h1 or parser.title).split())
+    return title, "".join(parser.parts)

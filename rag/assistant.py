@@ -1,0 +1,59 @@
+"""The one object the CLI, the UI, the eval runner and Python users hold: a library plus a model."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from rag.answer import Answer, Answerer, Turn
+from rag.embed import Embedder
+from rag.generate import Generator, make_generator
+from rag.library import Library
+from rag.retrieve import Filters
+from rag.settings import Settings
+
+
+class Assistant:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None,
+                 generator: Generator | None = None) -> None:
+        self.settings = settings
+        self.library = Library(settings.index_dir, embedder, settings.chunk_sentences, settings.chunk_overlap,
+                               settings.top_chunks)
+        self._generator = generator
+        self._lock = threading.Lock()
+
+    @property
+    def generator(self) -> Generator:
+        with self._lock:
+            if self._generator is None:
+                s = self.settings
+                self._generator = make_generator(s.model, s.threads, s.api_model, s.api_key, s.timeout_s, s.seed)
+            return self._generator
+
+    def answerer(self) -> Answerer:
+        s = self.settings
+        return Answerer(self.library.retriever, self.generator, s.evidence_sentences, s.max_answer_tokens,
+                        s.refuse_below, s.min_coverage)
+
+    def ask(self, question: str, history: list[Turn] | None = None, filters: Filters | None = None) -> Answer:
+        return self.answerer().ask(question, history, filters)
+
+    def ask_stream(self, question: str, history: list[Turn] | None = None,
+                   filters: Filters | None = None) -> Iterator[str | Answer]:
+        """Text deltas while the model writes, then the checked `Answer` (citations final only there)."""
+        return self.answerer().stream(question, history, filters)
+
+    def chat(self) -> ChatSession:
+        return ChatSession(self)
+
+
+@dataclass
+class ChatSession:
+    assistant: Assistant
+    history: list[Turn] = field(default_factory=list)
+
+    def send(self, message: str, filters: Filters | None = None) -> Answer:
+        answer = self.assistant.ask(message, self.history, filters)
+        self.history.append(Turn(message, answer.text))
+        return answer

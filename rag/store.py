@@ -1,0 +1,247 @@
+"""The persisted index: articles, sentence offsets, chunks and a FAISS index, written atomically.
+
+Layout of an index folder:
+    CURRENT              name of the live version folder (replaced atomically)
+    v000007/manifest.json, articles.jsonl, chunks.json, vectors.faiss
+A write builds a new version folder, then swaps CURRENT; a crash before the swap leaves the old one live.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag.articles import Article
+from rag.errors import IndexMismatch, IndexNotFound, RagError
+from rag.sentences import Sentence, split_sentences
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: int
+    article_id: str
+    first: int  # first sentence ordinal (inclusive)
+    last: int  # last sentence ordinal (inclusive)
+
+    def sentence_ids(self) -> list[str]:
+        return [f"{self.article_id}:{n}" for n in range(self.first, self.last + 1)]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format: int
+    embedder: str
+    dim: int
+    chunk_sentences: int
+    chunk_overlap: int
+
+
+@dataclass
+class Store:
+    """In-memory view of one index version. Mutate with add/remove, then `save`."""
+
+    manifest: Manifest
+    articles: dict[str, Article] = field(default_factory=dict)
+    sketches: dict[str, list[int]] = field(default_factory=dict)
+    sentences: dict[str, list[Sentence]] = field(default_factory=dict)
+    chunks: dict[int, Chunk] = field(default_factory=dict)
+    index: object = None  # faiss.IndexIDMap2
+    next_chunk_id: int = 0
+
+    def __post_init__(self) -> None:
+        if self.index is None:
+            import faiss
+
+            self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.manifest.dim))
+
+    # ---- reading -------------------------------------------------------------------------
+    def sentence(self, sentence_id: str) -> Sentence:
+        article_id, _, n = sentence_id.rpartition(":")
+        return self.sentences[article_id][int(n)]
+
+    def chunk_text(self, chunk: Chunk) -> str:
+        sents = self.sentences[chunk.article_id][chunk.first : chunk.last + 1]
+        title = self.articles[chunk.article_id].title
+        return f"{title}\n" + " ".join(s.text for s in sents)
+
+    def search_vectors(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if self.index.ntotal == 0:
+            return []
+        scores, ids = self.index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), min(k, self.index.ntotal))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    # ---- writing -------------------------------------------------------------------------
+    def plan_chunks(self, article: Article) -> list[tuple[int, int]]:
+        size, overlap = self.manifest.chunk_sentences, self.manifest.chunk_overlap
+        n = len(split_sentences(article.id, article.text))
+        return windows(n, size, overlap)
+
+    def add(self, article: Article, sketch: list[int], spans: list[tuple[int, int]], vectors: np.ndarray) -> None:
+        """Add (or replace) one article whose chunk windows `spans` were embedded into `vectors`."""
+        if article.id in self.articles:
+            self.remove(article.id)
+        self.articles[article.id] = article
+        self.sketches[article.id] = sketch
+        self.sentences[article.id] = split_sentences(article.id, article.text)
+        ids = np.arange(self.next_chunk_id, self.next_chunk_id + len(spans), dtype=np.int64)
+        self.next_chunk_id += len(spans)
+        for cid, (first, last) in zip(ids, spans, strict=True):
+            self.chunks[int(cid)] = Chunk(int(cid), article.id, first, last)
+        if len(spans):
+            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+
+    def remove(self, article_id: str) -> Article:
+        if article_id not in self.articles:
+            raise RagError(f"No article with id {article_id!r} in the index. List ids with: rag list")
+        ids = np.array([c.id for c in self.chunks.values() if c.article_id == article_id], dtype=np.int64)
+        if len(ids):
+            self.index.remove_ids(ids)
+        for cid in ids:
+            del self.chunks[int(cid)]
+        del self.sentences[article_id]
+        self.sketches.pop(article_id, None)
+        return self.articles.pop(article_id)
+
+    def stats(self) -> dict[str, int]:
+        return {"articles": len(self.articles), "sentences": sum(len(s) for s in self.sentences.values()),
+                "chunks": len(self.chunks), "vectors": int(self.index.ntotal)}
+
+
+def windows(n: int, size: int, overlap: int) -> list[tuple[int, int]]:
+    """Inclusive (first, last) sentence windows of `size` with `overlap`, covering all n sentences."""
+    if size < 1 or not 0 <= overlap < size:
+        raise RagError(f"chunk size must be >= 1 and 0 <= overlap < size; got size={size}, overlap={overlap}")
+    if n == 0:
+        return []
+    step = size - overlap
+    out = []
+    for first in range(0, n, step):
+        out.append((first, min(first + size, n) - 1))
+        if first + size >= n:
+            break
+    return out
+
+
+# ---- persistence ---------------------------------------------------------------------------
+def load(index_dir: Path, embedder: str | None = None, dim: int | None = None) -> Store:
+    """Open the live version of an index. Checks the manifest against the embedder in use."""
+    import faiss
+
+    index_dir = Path(index_dir)
+    current = index_dir / "CURRENT"
+    if not current.exists():
+        raise IndexNotFound(f"No index at {index_dir}/. Build it with: rag ingest seeds/ --index {index_dir}")
+    version = index_dir / current.read_text().strip()
+    try:
+        raw = json.loads((version / "manifest.json").read_text())
+        manifest = Manifest(**raw)
+    except (OSError, ValueError, TypeError) as e:
+        raise RagError(f"The index at {index_dir} is damaged ({e}). Rebuild it with: rag ingest ... --index "
+                       f"{index_dir}") from e
+    if manifest.format > FORMAT_VERSION:
+        raise IndexMismatch(f"The index at {index_dir} has format {manifest.format}, newer than this version of rag "
+                            f"understands ({FORMAT_VERSION}). Upgrade rag, or rebuild the index into a new folder.")
+    if embedder and (manifest.embedder != embedder or (dim and manifest.dim != dim)):
+        raise IndexMismatch(f"The index at {index_dir} was built with embedder {manifest.embedder} "
+                            f"(dim {manifest.dim}), but this run uses {embedder} (dim {dim}). Use the same "
+                            f"embedder, or rebuild into a new folder with: rag ingest PATH --index NEW_DIR")
+    store = Store(manifest=manifest, index=faiss.read_index(str(version / "vectors.faiss")))
+    with open(version / "articles.jsonl", encoding="utf-8") as f:
+        for line in f:
+            rec = json.loads(line)
+            spans, sketch = rec.pop("spans"), rec.pop("sketch")
+            art = Article(**rec)
+            store.articles[art.id] = art
+            store.sketches[art.id] = sketch
+            store.sentences[art.id] = [Sentence(art.id, n, s, e, art.text[s:e]) for n, (s, e) in enumerate(spans)]
+    chunks = json.loads((version / "chunks.json").read_text())
+    store.next_chunk_id = chunks["next_id"]
+    for cid, aid, first, last in chunks["chunks"]:
+        store.chunks[cid] = Chunk(cid, aid, first, last)
+    return store
+
+
+def exists(index_dir: Path) -> bool:
+    return (Path(index_dir) / "CURRENT").exists()
+
+
+def save(store: Store, index_dir: Path) -> Path:
+    """Write a new version folder, fsync it, then atomically point CURRENT at it."""
+    import faiss
+
+    index_dir = Path(index_dir)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        previous = (index_dir / "CURRENT").read_text().strip() if (index_dir / "CURRENT").exists() else ""
+        number = int(previous[1:]) + 1 if previous.startswith("v") else 1
+        name = f"v{number:06d}"
+        tmp = index_dir / f".tmp-{name}-{os.getpid()}-{time.time_ns()}"
+        tmp.mkdir()
+        (tmp / "manifest.json").write_text(json.dumps(store.manifest.__dict__, indent=1))
+        with open(tmp / "articles.jsonl", "w", encoding="utf-8") as f:
+            for art in store.articles.values():
+                rec = dict(art.__dict__, spans=[[s.start, s.end] for s in store.sentences[art.id]],
+                           sketch=store.sketches.get(art.id, []))
+                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        chunks = [[c.id, c.article_id, c.first, c.last] for c in store.chunks.values()]
+        (tmp / "chunks.json").write_text(json.dumps({"next_id": store.next_chunk_id, "chunks": chunks}))
+        faiss.write_index(store.index, str(tmp / "vectors.faiss"))
+        _fsync_dir(tmp)
+        final = index_dir / name
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        pointer = index_dir / f".CURRENT-{os.getpid()}"
+        pointer.write_text(name)
+        _fsync_file(pointer)
+        os.replace(pointer, index_dir / "CURRENT")
+        _fsync_dir(index_dir)
+    except OSError as e:
+        raise RagError(f"Could not write the index at {index_dir}: {e.strerror or e}. The previous index is "
+                       "unchanged; free disk space or fix the folder's permissions, then retry.") from e
+    _cleanup(index_dir, keep=name)
+    return final
+
+
+def _cleanup(index_dir: Path, keep: str) -> None:
+    for p in index_dir.iterdir():
+        if p.is_dir() and p.name != keep and (p.name.startswith("v") or p.name.startswith(".tmp-")):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    for p in path.iterdir():
+        if p.is_file():
+            _fsync_file(p)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def size_on_disk(index_dir: Path) -> int:
+    return sum(p.stat().st_size for p in Path(index_dir).rglob("*") if p.is_file())
+
+
+def new_store(embedder: str, dim: int, chunk_sentences: int, chunk_overlap: int) -> Store:
+    return Store(Manifest(FORMAT_VERSION, embedder, dim, chunk_sentences, chunk_overlap))
+
+
+def all_sentences(store: Store) -> Iterable[Sentence]:
+    for sents in store.sentences.values():
+        yield from sents

@@ -1,0 +1,71 @@
+"""Shared fixtures: the real MiniLM embedder (loaded once per session), a seed library, and a tiny fake embedder."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_FILE = SEEDS / "000_518c15d28a5a5fac.txt"
+
+
+class HashEmbedder:
+    """Deterministic fake embedder: each distinct text maps to a fixed random unit vector (seeded by its hash).
+
+    Only for exercising the write path and exact ranking logic; never for relevance.
+    """
+
+    def __init__(self, name: str = "fake/hash-16", dim: int = 16) -> None:
+        self.name, self.dim = name, dim
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            seed = int.from_bytes(hashlib.sha1(t.encode("utf-8", "surrogatepass")).digest()[:8], "big")
+            v = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+            out[i] = v / np.linalg.norm(v)
+        return out
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The real all-MiniLM-L6-v2 embedder, loaded once for the whole session."""
+    from rag.embed import MiniLM
+
+    emb = MiniLM()
+    emb.embed(["warm up"])  # load the model now so per-test timings are honest
+    return emb
+
+
+@pytest.fixture
+def hash_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture(scope="session")
+def hash_embedder_cls() -> type[HashEmbedder]:
+    return HashEmbedder
+
+
+@pytest.fixture(scope="session")
+def seed_file() -> Path:
+    return SEED_FILE
+
+
+@pytest.fixture(scope="session")
+def seed_library(tmp_path_factory, minilm):
+    """A Library over a copy of seeds/, built once with the real embedder. Read-only: do not mutate it."""
+    from rag.library import Library
+
+    src = tmp_path_factory.mktemp("seeds")
+    shutil.copy(SEED_FILE, src / SEED_FILE.name)
+    lib = Library(tmp_path_factory.mktemp("seed-index"), embedder=minilm)
+    lib.ingest([src])
+    return lib
