@@ -23,6 +23,9 @@ _BOILERPLATE = re.compile(
     r"follow us on .{0,40}|all rights reserved.*|copyright ©.*|©.{0,80})\s*$",
     re.IGNORECASE,
 )
+_INVISIBLE = re.compile("[\x00\u200b\u200c\u200d\u2060\ufeff]")  # NUL, zero-width characters and BOM
+_SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates (from JSON "\\ud800" escapes) are not valid UTF-8
+_TOO_DEEP = 'JSON nested too deeply to read; article records are flat objects with "title" and "text"'
 
 
 @dataclass(frozen=True)
@@ -47,28 +50,41 @@ class Skipped:
 
 def make_article(title: str, text: str, *, date: str = "", source: str = "", url: str = "", id: str = "") -> Article:
     """Clean the text and give the article a stable id: from its URL, else from its content."""
-    title = " ".join(str(title or "").split())
+    title = _clean_line(title)
     clean = clean_text(str(text or ""), title)
+    url, id = _valid(url), _valid(id)
     if not id:
-        key = url.strip() if url and url.strip() else clean
+        key = url.strip() if url.strip() else clean
         id = hashlib.sha1(key.encode()).hexdigest()[:16]
-    return Article(id=str(id), title=title or _first_words(clean), text=clean, date=str(date or ""),
-                   source=str(source or ""), url=str(url or ""))
+    return Article(id=id, title=title or _first_words(clean), text=clean, date=_valid(date), source=_valid(source),
+                   url=url)
+
+
+def _valid(value: object) -> str:
+    """`value` as a string that can be stored as UTF-8: lone surrogates become U+FFFD."""
+    return _SURROGATE.sub("\ufffd", str(value or ""))
+
+
+def _clean_line(line: object) -> str:
+    """One line (or a title) as stored: invisible characters dropped, whitespace collapsed, valid UTF-8."""
+    return " ".join(_INVISIBLE.sub("", _valid(line)).split())
 
 
 def clean_text(text: str, title: str = "") -> str:
     """Normalise whitespace, drop boilerplate lines and lines repeating the title."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    text = re.sub(r"[\u200b\u200c\u200d\u2060\ufeff]", "", text)
-    norm_title = " ".join(title.split()).casefold()
+    norm_title = _clean_line(title).casefold()
     lines: list[str] = []
-    for line in text.split("\n"):
-        line = " ".join(line.split())
+    for line in _newlines(text).split("\n"):
+        line = _clean_line(line)
         if _BOILERPLATE.match(line) or (norm_title and line.casefold() == norm_title):
             line = ""
         if line or (lines and lines[-1]):
             lines.append(line)
     return "\n".join(lines).strip()
+
+
+def _newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _first_words(text: str, n: int = 12) -> str:
@@ -108,7 +124,10 @@ def load_file(path: Path) -> tuple[list[Article], list[Skipped]]:
         raw = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         return [], [Skipped(str(path), f"not UTF-8 text (byte {e.start}); re-save the file as UTF-8")]
-    return parse_text(raw, suffix, str(path))
+    articles, skipped = parse_text(raw, suffix, str(path))
+    if not articles and not skipped:  # e.g. a .json holding [] or a .jsonl of blank lines
+        skipped = [Skipped(str(path), "no article records")]
+    return articles, skipped
 
 
 def parse_text(raw: str, suffix: str, name: str) -> tuple[list[Article], list[Skipped]]:
@@ -117,7 +136,7 @@ def parse_text(raw: str, suffix: str, name: str) -> tuple[list[Article], list[Sk
     if suffix in (".html", ".htm"):
         title, body = html_to_text(raw)
     else:
-        first, _, rest = raw.strip().partition("\n")
+        first, _, rest = _newlines(raw).strip().partition("\n")
         title, body = first.lstrip("# ").strip(), rest
     art = make_article(title, body)
     if not art.text:
@@ -129,18 +148,22 @@ def _parse_json(raw: str, suffix: str, name: str) -> tuple[list[Article], list[S
     records: list[object] = []
     skipped: list[Skipped] = []
     if suffix == ".jsonl":
-        for n, line in enumerate(raw.splitlines(), 1):
+        for n, line in enumerate(raw.split("\n"), 1):  # not splitlines(): U+2028 etc. may sit inside strings
             if not line.strip():
                 continue
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError as e:
                 skipped.append(Skipped(f"{name}:{n}", f"invalid JSON: {e.msg}"))
+            except RecursionError:
+                skipped.append(Skipped(f"{name}:{n}", _TOO_DEEP))
     else:
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as e:
             return [], [Skipped(name, f"invalid JSON at line {e.lineno}: {e.msg}")]
+        except RecursionError:
+            return [], [Skipped(name, _TOO_DEEP)]
         records = data if isinstance(data, list) else [data]
     articles: list[Article] = []
     for n, rec in enumerate(records, 1):
@@ -170,20 +193,37 @@ class _HTMLText(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.title: list[str] = []
-        self.h1: list[str] = []
+        self.h1 = ""  # text of the first <h1> in the article body
+        self.header_h1 = ""  # text of the first <h1> inside <header>, used when the body has none
+        self._h1: list[str] | None = None  # text of the <h1> being read
+        self._h1_in_header = False
         self._skip = 0
+        self._header = 0
         self._stack: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "h1":
+            self.end_h1()
+            self._h1, self._h1_in_header = [], self._skip > 0
+        elif tag in self.BLOCK and self._h1 is not None:
+            self._h1.append(" ")  # "<h1>Storm<br>hits coast</h1>" is "Storm hits coast"
         if tag in self.SKIP:
             self._skip += 1
+            if tag == "header":
+                self._header += 1
         if tag in self.BLOCK:
             self.parts.append("\n")
         self._stack.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "h1":
+            self.end_h1()
+        elif tag in self.BLOCK and self._h1 is not None:
+            self._h1.append(" ")
         if tag in self.SKIP and self._skip:
             self._skip -= 1
+            if tag == "header" and self._header:
+                self._header -= 1
         if tag in self.BLOCK:
             self.parts.append("\n")
         if tag in self._stack:
@@ -191,13 +231,24 @@ class _HTMLText(HTMLParser):
                 pass
 
     def handle_data(self, data: str) -> None:
-        current = self._stack[-1] if self._stack else ""
-        if current == "title":
+        if self._stack and self._stack[-1] == "title":
             self.title.append(data)
-        elif self._skip == 0:
-            if current == "h1":
-                self.h1.append(data)
+            return
+        if self._skip == 0:
             self.parts.append(data)
+        if self._h1 is not None and (self._skip == 0 or self._skip == self._header):  # in the body or in <header>
+            self._h1.append(data)
+
+    def end_h1(self) -> None:
+        """Keep the first heading read in the body, and in <header>; later ones are only body text."""
+        if self._h1 is None:
+            return
+        text = " ".join("".join(self._h1).split())
+        if self._h1_in_header:
+            self.header_h1 = self.header_h1 or text
+        else:
+            self.h1 = self.h1 or text
+        self._h1 = None
 
 
 def html_to_text(raw: str) -> tuple[str, str]:
@@ -208,5 +259,6 @@ def html_to_text(raw: str) -> tuple[str, str]:
         parser.close()
     except Exception:  # noqa: BLE001 - html.parser can raise on pathological input; keep what was read
         pass
-    title = " ".join("".join(parser.h1 or parser.title).split())
+    parser.end_h1()  # an <h1> never closed
+    title = parser.h1 or parser.header_h1 or " ".join("".join(parser.title).split())
     return title, "".join(parser.parts)

@@ -11,9 +11,15 @@ ABBREVIATIONS = frozenset(
     inc co corp ltd llc plc bros dept univ assn est approx vs etc no nos vol fig al ave blvd rd mt ft
     u.s u.k u.n e.u d.c a.m p.m i.e e.g""".split()
 )
-# A sentence ends at . ! ? (or an ellipsis), optionally followed by closing quotes/brackets.
-_END = re.compile(r"(?:\.\.\.|…|[.!?])+[\"'”’»)\]]*(?=\s)")
-_NEXT_START = re.compile(r"\s+[\"'“‘«(\[]*[A-Z0-9¿¡]")
+# A sentence ends at a run of . ! ? … (taken whole, so a long run of dots cannot make the regex backtrack),
+# optionally followed by closing quotes/brackets, then whitespace.
+_END = re.compile(r"(?<![.!?…])[.!?…]++[\"'”’»)\]]*+(?=\s)")
+# What follows a sentence end: whitespace, opening quotes/brackets, then the first character of the next sentence.
+_NEXT_START = re.compile(r"\s+[\"'“‘«(\[]*+(.)")
+# A numbered list marker at the start of a line ("1.", "10."), which is not a sentence of its own.
+_LIST_MARKER = re.compile(r"\s*\d{1,3}")
+_WORD_BEFORE = re.compile(r"[\w.]+$")
+_LOOKBACK = 40  # longest word `_is_abbreviation` looks at; keeps splitting linear in the line length
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,9 @@ def split_spans(text: str) -> list[tuple[int, int]]:
         start = 0
         for m in _END.finditer(line):
             end = m.end()
-            if not _NEXT_START.match(line, end) or _is_abbreviation(line, m.start(), m.group()):
+            if not _starts_sentence(line, end) or _is_abbreviation(line, m.start(), m.group()):
+                continue
+            if start == 0 and m.group() == "." and _LIST_MARKER.fullmatch(line, 0, m.start()):
                 continue
             _add(spans, line, line_start, start, end)
             start = end
@@ -47,11 +55,21 @@ def split_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _starts_sentence(line: str, end: int) -> bool:
+    """Whether the text after a sentence end at `end` begins a new sentence: a capital (any script) or a digit."""
+    m = _NEXT_START.match(line, end)
+    if not m:
+        return False
+    first = m.group(1)
+    return first.isupper() or first.istitle() or first.isdecimal() or first in "¿¡"
+
+
 def _is_abbreviation(line: str, dot: int, mark: str) -> bool:
     if not mark.startswith("."):
         return False
-    word = re.search(r"[\w.]+$", line[:dot])
-    if not word:
+    window = max(0, dot - _LOOKBACK)
+    word = _WORD_BEFORE.search(line, window, dot)
+    if not word or (word.start() == window and window > 0):  # no word, or one too long to be an abbreviation
         return False
     token = word.group().lower().strip(".")
     if token in ABBREVIATIONS:

@@ -145,8 +145,7 @@ def load(index_dir: Path, embedder: str | None = None, dim: int | None = None) -
         raw = json.loads((version / "manifest.json").read_text())
         manifest = Manifest(**raw)
     except (OSError, ValueError, TypeError) as e:
-        raise RagError(f"The index at {index_dir} is damaged ({e}). Rebuild it with: rag ingest ... --index "
-                       f"{index_dir}") from e
+        raise _damaged(index_dir, e) from e
     if manifest.format > FORMAT_VERSION:
         raise IndexMismatch(f"The index at {index_dir} has format {manifest.format}, newer than this version of rag "
                             f"understands ({FORMAT_VERSION}). Upgrade rag, or rebuild the index into a new folder.")
@@ -154,7 +153,18 @@ def load(index_dir: Path, embedder: str | None = None, dim: int | None = None) -
         raise IndexMismatch(f"The index at {index_dir} was built with embedder {manifest.embedder} "
                             f"(dim {manifest.dim}), but this run uses {embedder} (dim {dim}). Use the same "
                             f"embedder, or rebuild into a new folder with: rag ingest PATH --index NEW_DIR")
-    store = Store(manifest=manifest, index=faiss.read_index(str(version / "vectors.faiss")))
+    try:
+        index = faiss.read_index(str(version / "vectors.faiss"))
+    except RuntimeError as e:  # missing or truncated; faiss's own message is a C++ trace
+        raise _damaged(index_dir, "vectors.faiss cannot be read") from e
+    try:  # a truncated or damaged data file: invalid JSON, or records of the wrong shape
+        return _read_data(version, manifest, index)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+        raise _damaged(index_dir, e) from e
+
+
+def _read_data(version: Path, manifest: Manifest, index: object) -> Store:
+    store = Store(manifest=manifest, index=index)
     with open(version / "articles.jsonl", encoding="utf-8") as f:
         for line in f:
             rec = json.loads(line)
@@ -163,11 +173,23 @@ def load(index_dir: Path, embedder: str | None = None, dim: int | None = None) -
             store.articles[art.id] = art
             store.sketches[art.id] = sketch
             store.sentences[art.id] = [Sentence(art.id, n, s, e, art.text[s:e]) for n, (s, e) in enumerate(spans)]
-    chunks = json.loads((version / "chunks.json").read_text())
+    chunks = json.loads((version / "chunks.json").read_text(encoding="utf-8"))
     store.next_chunk_id = chunks["next_id"]
     for cid, aid, first, last in chunks["chunks"]:
         store.chunks[cid] = Chunk(cid, aid, first, last)
+    # A file cut at a line or record boundary still parses: check the parts agree with each other.
+    if index.d != manifest.dim or index.ntotal != len(store.chunks):
+        raise ValueError(f"vectors.faiss holds {index.ntotal} vectors of dim {index.d}, expected "
+                         f"{len(store.chunks)} of dim {manifest.dim}")
+    if any(c.article_id not in store.sentences or c.last >= len(store.sentences[c.article_id])
+           for c in store.chunks.values()):
+        raise ValueError("chunks.json refers to articles or sentences missing from articles.jsonl")
     return store
+
+
+def _damaged(index_dir: Path, reason: object) -> RagError:
+    return RagError(f"The index at {index_dir} is damaged ({reason}). Rebuild it with: rag ingest ... --index "
+                    f"{index_dir}")
 
 
 def exists(index_dir: Path) -> bool:
