@@ -178,7 +178,8 @@ class Answerer:
     def answerable(self, question: str, ev: Evidence) -> bool:
         """Could this sentence answer the question? Relevant, covering the question's terms, and holding
         something of the kind asked for (a number for "how many", a name for "who", ...)."""
-        return (ev.score >= self.refuse_below and coverage(question, ev.sentence.text) >= self.min_coverage
+        idf = self.retriever.bm25.idf
+        return (ev.score >= self.refuse_below and coverage(question, ev.sentence.text, idf) >= self.min_coverage
                 and has_answer_type(ev.sentence.text, question))
 
     def check(self, raw: str, question: str, standalone: str, evidence: list[Evidence],

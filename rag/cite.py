@@ -50,6 +50,24 @@ def support(claim: str, question: str, sentence: str) -> float:
     return len(new & have) / len(new)
 
 
+def snap(claim: str, sentence: str) -> str:
+    """Write names the way the source does: a capitalised claim word whose stem matches a source word
+    ("Zelenskyy" for "Zelensky") takes the source's spelling."""
+    source = {stem_of(w): w for w in re.findall(r"[\w'’-]+", sentence) if w[:1].isupper()}
+
+    def fix(m: re.Match[str]) -> str:
+        word = m.group()
+        if not word[:1].isupper():
+            return word
+        return source.get(stem_of(word), word)
+
+    return re.sub(r"[\w'’-]+", fix, claim)
+
+
+def stem_of(word: str) -> str:
+    return next(iter(stems(word)), word.lower())
+
+
 def looks_like_injection(text: str) -> bool:
     """Sentences addressed to the model, not to readers: treated as data, never as evidence."""
     return bool(_INJECTION.search(text))
@@ -68,8 +86,8 @@ def check_claim(claim: Claim, question: str, evidence: list[Evidence]) -> Checke
     scored = [(support(claim.text, question, ev.sentence.text), ev) for ev in evidence]
     for n in claim.cited:
         if 1 <= n <= len(evidence) and scored[n - 1][0] >= SUPPORTED:
-            return Checked(claim.text, evidence[n - 1], scored[n - 1][0], recited=False)
+            return Checked(snap(claim.text, evidence[n - 1].sentence.text), evidence[n - 1], scored[n - 1][0], False)
     best = max(scored, key=lambda se: (se[0] + 0.3 * se[1].score, se[1].score), default=None)
     if best is None or best[0] < SUPPORTED:
         return None
-    return Checked(claim.text, best[1], best[0], recited=True)
+    return Checked(snap(claim.text, best[1].sentence.text), best[1], best[0], recited=True)

@@ -101,14 +101,23 @@ class LlamaCpp:
                     if delta:
                         yield delta
             else:
-                text = prompt.as_completion()
-                text = self._fit(llm, text, max_tokens)
-                # a base model's short answer is one line; what follows is it talking to itself
-                for part in llm.create_completion(text, max_tokens=max_tokens, temperature=0.0, seed=self.seed,
-                                                  stop=[*stop, "\n"], stream=True):
-                    delta = part["choices"][0]["text"]
-                    if delta:
-                        yield delta
+                yield from self._complete(llm, prompt.as_completion(), max_tokens, stop)
+
+    def complete_text(self, text: str, max_tokens: int, stop: tuple[str, ...] = ()) -> Iterator[str]:
+        """Raw completion of any text (used by the llama-index adapters)."""
+        with self._lock:
+            self.llm.reset()
+            yield from self._complete(self.llm, text, max_tokens, stop)
+
+    def _complete(self, llm, text: str, max_tokens: int, stop: tuple[str, ...]) -> Iterator[str]:  # noqa: ANN001
+        text = self._fit(llm, text, max_tokens)
+        # a base model's short answer is one line; what follows is it talking to itself
+        stops = [*stop, "\n"] if not self.chat else list(stop) or None
+        for part in llm.create_completion(text, max_tokens=max_tokens, temperature=0.0, seed=self.seed, stop=stops,
+                                          stream=True):
+            delta = part["choices"][0]["text"]
+            if delta:
+                yield delta
 
     def _fit(self, llm, text: str, max_tokens: int) -> str:  # noqa: ANN001
         """Trim the prompt from the front so prompt + answer fit in the context window."""

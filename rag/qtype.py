@@ -19,9 +19,10 @@ _TYPES = (
     ("number", re.compile(r"\bhow (many|much|old|long|far|big|large)\b|\bwhat (share|percentage|percent|number|"
                           r"amount|proportion|fraction)\b|\bhow many\b", re.I)),
     ("date", re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bwhich (year|date|day|month)\b", re.I)),
-    ("name", re.compile(r"\bwho\b|\bwhose\b|\bwhom\b|\bwhich (person|man|woman|official|leader|company|team|"
-                        r"country|city|region|state|group|organi[sz]ation|party|platform|newspaper)\b|"
-                        r"\bwhat (company|country|city|team|organi[sz]ation|platform|name)\b|\bwhere\b", re.I)),
+    ("name", re.compile(r"\bwho\b|\bwhose\b|\bwhom\b|\b(which|what)( \w+){0,2} (person|man|woman|official|leader|"
+                        r"company|companies|team|country|countries|city|cities|region|regions|state|states|group|"
+                        r"organi[sz]ation|party|platform|newspaper|brand|show|film|movie|town|province|nation)\b|"
+                        r"\bname of\b|\bcalled\b|\bwhere\b", re.I)),
 )
 
 
@@ -48,10 +49,19 @@ def stems(text: str) -> set[str]:
     return {_stem(w) for w in normalize(text).split() if w not in STOPWORDS}
 
 
-def coverage(question: str, sentence: str) -> float:
-    """Share of the question's content-word stems found in the sentence."""
-    q = stems(question)
-    return len(q & stems(sentence)) / len(q) if q else 0.0
+def coverage(question: str, sentence: str, idf: dict[str, float] | None = None) -> float:
+    """Share of the question's content-word stems found in the sentence, weighted by rarity (idf) when given:
+    a name in the question counts more than "said" or "role"."""
+    weights: dict[str, float] = {}
+    for w in normalize(question).split():
+        if w not in STOPWORDS:
+            st = _stem(w)
+            weights[st] = max(weights.get(st, 0.0), (idf or {}).get(w, 1.0) if idf else 1.0)
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    have = stems(sentence)
+    return sum(v for st, v in weights.items() if st in have) / total
 
 
 def has_answer_type(sentence: str, question: str) -> bool:
