@@ -7,9 +7,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 
-from rag.cite import Claim, check_claim, looks_like_injection, new_words, parse_claims
+from rag.cite import MARKER, Claim, check_claim, looks_like_injection, new_words, parse_claims
 from rag.generate import Generator, Prompt
-from rag.qtype import coverage, has_answer_type
+from rag.qtype import coverage, has_answer_type, keeps_constraints, stems
 from rag.retrieve import Evidence, Filters, Retrieval, Retriever
 from rag.text import content_words
 
@@ -77,12 +77,19 @@ def condense(question: str, history: list[Turn]) -> str:
     """A standalone retrieval query: a follow-up borrows the content words of the previous turn."""
     if not history:
         return question
-    short = len(content_words(question)) <= 4
-    if not (short or _FOLLOW_UP.search(question)):
+    words = content_words(question)
+    if not (len(words) <= 3 or (len(words) <= 6 and _FOLLOW_UP.search(question))):
         return question
     last = history[-1]
-    extra = [w for w in content_words(f"{last.question} {last.answer}") if w not in content_words(question)]
-    return f"{question} ({' '.join(dict.fromkeys(extra))})"
+    # the previous question names the topic; its answer adds names (a refusal adds nothing)
+    borrowed = content_words(last.question) + [w for w in content_words(MARKER.sub("", last.answer))
+                                               if w[0].isalpha() and w in _names(last.answer)]
+    extra = [w for w in dict.fromkeys(borrowed) if w not in words]
+    return f"{question} ({' '.join(extra)})" if extra else question
+
+
+def _names(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"\b[A-Z][\w'’-]+", text)}
 
 
 def is_unusable(text: str, question: str) -> bool:
@@ -106,7 +113,7 @@ class Answerer:
     """Turns a question into a checked `Answer`. Collaborators come in through the constructor."""
 
     def __init__(self, retriever: Retriever, generator: Generator, evidence_sentences: int = 8,
-                 max_tokens: int = 48, refuse_below: float = 0.32, min_coverage: float = 0.5) -> None:
+                 max_tokens: int = 48, refuse_below: float = 0.3, min_coverage: float = 0.4) -> None:
         if evidence_sentences < 1:
             raise ValueError(f"evidence_sentences must be greater than 0. Currently it is {evidence_sentences}")
         self.retriever, self.generator = retriever, generator
@@ -129,7 +136,7 @@ class Answerer:
         standalone = condense(question, history or [])
         t["condense"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        retrieval = self.retriever.retrieve(standalone, filters)
+        retrieval = self.retriever.retrieve(standalone, filters, rank_by=question)
         t["retrieve"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         evidence = [ev for ev in retrieval.sentences if not looks_like_injection(ev.sentence.text)]
@@ -150,7 +157,7 @@ class Answerer:
         t["generate"] = time.perf_counter() - t0
         t["first_token"] = first if first is not None else t["generate"]
         t0 = time.perf_counter()
-        answer = self.check("".join(raw), question, standalone, evidence, t)
+        answer = self.check("".join(raw), question, evidence, t, standalone)
         t["verify"] = time.perf_counter() - t0
         yield replace(answer, retrieved=_retrieved_ids(retrieval), timings=t, draft="".join(raw))
 
@@ -180,34 +187,37 @@ class Answerer:
         something of the kind asked for (a number for "how many", a name for "who", ...)."""
         idf = self.retriever.bm25.idf
         return (ev.score >= self.refuse_below and coverage(question, ev.sentence.text, idf) >= self.min_coverage
-                and has_answer_type(ev.sentence.text, question))
+                and has_answer_type(ev.sentence.text, question) and keeps_constraints(question, ev.sentence.text))
 
-    def check(self, raw: str, question: str, standalone: str, evidence: list[Evidence],
-              t: dict[str, float]) -> Answer:
+    def check(self, raw: str, question: str, evidence: list[Evidence], t: dict[str, float],
+              standalone: str = "") -> Answer:
         """Keep the model's claims that a sentence supports; otherwise quote the best sentence that could
         answer; otherwise refuse."""
+        standalone = standalone or question
         draft = clean_draft(raw)
         if _NO_ANSWER.search(draft):
             return self._refusal(question, standalone, evidence, t)
         checked = []
-        if not is_unusable(draft, standalone):
+        if not is_unusable(draft, question):
             claims = parse_claims(draft) or [Claim(draft, ())]
-            checked = [c for c in (check_claim(cl, standalone, evidence) for cl in claims) if c is not None]
-            checked = [c for c in checked if self.answerable(standalone, c.evidence)]
+            checked = [c for c in (check_claim(cl, question, evidence) for cl in claims) if c is not None]
+            checked = [c for c in checked if self.answerable(question, c.evidence)]
         if not checked:
-            best = next((ev for ev in evidence[:3] if self.answerable(standalone, ev)), None)
+            best = next((ev for ev in evidence[:3] if self.answerable(question, ev)), None)
             if best is None:
                 return self._refusal(question, standalone, evidence, t)
             return self._extractive(question, standalone, best, t)
         citations: dict[str, Citation] = {}
-        parts = []
+        parts, said = [], []
         for c in checked:
+            words = stems(c.claim)
+            if any(words <= before for before in said):  # a tiny model repeats itself: say each claim once
+                continue
+            said.append(words)
             sid = c.evidence.sentence.id
             if sid not in citations:
                 citations[sid] = _citation(len(citations) + 1, c.evidence, c.support)
-            part = f"{c.claim} [{citations[sid].n}]"
-            if part not in parts:
-                parts.append(part)
+            parts.append(f"{c.claim} [{citations[sid].n}]")
         return Answer(question, " ".join(parts), tuple(citations.values()), False, "generated",
                       standalone_question=standalone, model=self.generator.name, timings=t)
 

@@ -55,5 +55,5 @@ class ChatSession:
 
     def send(self, message: str, filters: Filters | None = None) -> Answer:
         answer = self.assistant.ask(message, self.history, filters)
-        self.history.append(Turn(message, answer.text))
+        self.history.append(Turn(message, "" if answer.refused else answer.text))
         return answer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from rag.qtype import stems
 from rag.retrieve import Evidence
@@ -12,10 +13,14 @@ from rag.sentences import split_spans
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 SUPPORTED = 0.6  # share of a claim's new content words that the cited sentence must contain
 _INJECTION = re.compile(
-    r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|prompts?|rules|above|previous)\b|\bsystem prompt\b|"
-    r"\byou are now\b|\bnew instructions?\b|\bas an ai\b|\brespond only with\b",
+    r"\b(ignore|disregard|forget)\b (all |any )?((the|your|of|previous|prior|earlier|preceding|system) )*"
+    r"(above|instructions?|prompts?|rules|directions|messages)\b|\bsystem prompt\b|\byou are now (a|an|in)\b|"
+    r"\bnew instructions?:|"
+    r"\b(assistant|ai|model|chatbot)s?,? (must|should) (now )?(answer|say|reply|respond)\b|\brespond only with\b",
     re.IGNORECASE,
 )
+# a marker written after the full stop ("... Council. [1] The team ...") belongs to the sentence before it
+_MARKER_AFTER_STOP = re.compile(r"([.!?])\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)")
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class Claim:
 
 def parse_claims(answer: str) -> list[Claim]:
     """Split a drafted answer into sentences and the [n] markers each carries."""
+    answer = _MARKER_AFTER_STOP.sub(lambda m: f" {m.group(2).strip()}{m.group(1)} ", answer)
     claims = []
     for s, e in split_spans(answer):
         piece = answer[s:e]
@@ -42,12 +48,15 @@ def new_words(claim: str, question: str) -> set[str]:
 
 
 def support(claim: str, question: str, sentence: str) -> float:
-    """Share of the claim's new content words found in the sentence (0 when the claim adds nothing)."""
+    """Share of the claim's new content words found in the sentence (0 when the claim adds nothing).
+    Names and numbers weigh double: "held in Istanbul" rests on "Istanbul", not on "held"."""
     new = new_words(claim, question)
     if not new:
         return 0.0
+    key = stems(" ".join(w for w in re.findall(r"[\w'’%$.-]+", claim) if w[:1].isupper() or w[:1].isdigit()))
+    weight = {w: 2.0 if w in key else 1.0 for w in new}
     have = stems(sentence)
-    return len(new & have) / len(new)
+    return sum(v for w, v in weight.items() if w in have) / sum(weight.values())
 
 
 def snap(claim: str, sentence: str) -> str:
@@ -57,11 +66,18 @@ def snap(claim: str, sentence: str) -> str:
 
     def fix(m: re.Match[str]) -> str:
         word = m.group()
-        if not word[:1].isupper():
-            return word
-        return source.get(stem_of(word), word)
+        other = source.get(stem_of(word)) if word[:1].isupper() else None
+        return other if other and _variant(word, other) else word
 
     return re.sub(r"[\w'’-]+", fix, claim)
+
+
+def _variant(a: str, b: str) -> bool:
+    """Two spellings of one name ("Zelenskyy"/"Zelensky"), not two words ("Russia"/"Russian", "Putin"/"Putin's")."""
+    shorter, longer = sorted((a.lower(), b.lower()), key=len)
+    if longer.startswith(shorter) and longer[len(shorter):] in {"n", "an", "ian", "s", "es", "'s", "’s"}:
+        return False
+    return SequenceMatcher(None, a.lower(), b.lower()).ratio() >= 0.8
 
 
 def stem_of(word: str) -> str:

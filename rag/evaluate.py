@@ -77,6 +77,13 @@ def load_set(folder: Path) -> QuestionSet:
             continue
         try:
             r = json.loads(line)
+            if not isinstance(r, dict):
+                raise TypeError("each line must be a JSON object")
+            answers = r.get("answers") or []
+            if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+                raise TypeError('"answers" must be a list of strings')
+            if not isinstance(r.get("answerable", True), bool):
+                raise TypeError('"answerable" must be true or false')
             questions.append(Question(
                 str(r["id"]), r["question"], tuple(r.get("answers") or ()), bool(r.get("answerable", True)),
                 tuple(r.get("evidence") or ()),
@@ -180,6 +187,7 @@ def gate(summary: dict[str, float], thresholds: dict[str, float]) -> list[str]:
     for metric, limit in thresholds.items():
         value = summary.get(metric)
         if value is None:
+            failures.append(f"{metric} was not measured (misspelt, or no question produced it)")
             continue
         bad = value < limit if metric in HIGHER_IS_BETTER else value > limit
         if bad:

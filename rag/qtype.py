@@ -64,6 +64,16 @@ def coverage(question: str, sentence: str, idf: dict[str, float] | None = None) 
     return sum(v for st, v in weights.items() if st in have) / total
 
 
+def numbers(text: str) -> set[str]:
+    """Numbers written with digits (years, quarters, counts): 2021, 3.5, q1 → {"2021", "3.5", "1"}."""
+    return set(re.findall(r"\d+(?:[.,]\d+)?", text))
+
+
+def keeps_constraints(question: str, sentence: str) -> bool:
+    """A question about "2021" is not answered by a sentence about 2023: the question's numbers must be there."""
+    return numbers(question) <= numbers(sentence)
+
+
 def has_answer_type(sentence: str, question: str) -> bool:
     """Does the sentence contain something of the kind the question asks for, beyond the question's words?"""
     kind = expected_type(question)

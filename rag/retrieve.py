@@ -114,7 +114,9 @@ class Retriever:
         return self._bm25
 
     def retrieve(self, question: str, filters: Filters | None = None, top_chunks: int | None = None,
-                 max_sentences: int = 12) -> Retrieval:
+                 max_sentences: int = 12, rank_by: str = "") -> Retrieval:
+        """Chunks for `question`; sentences inside them ranked for `rank_by` (default: the question itself).
+        A follow-up retrieves chunks with the condensed question but ranks sentences by what was asked."""
         question = question.strip()
         if not question:
             raise RagError("The question is empty: type a question about the articles.")
@@ -127,6 +129,8 @@ class Retriever:
         rankings = [[cid for cid, _ in dense if not ok or ok(cid)], [cid for cid, _ in keyword if not ok or ok(cid)]]
         fused = rrf(rankings)[:k]
         hits = [Hit(self.store.chunks[cid], score) for cid, score in fused]
+        if rank_by and rank_by != question:
+            question, qvec = rank_by, self.embedder.embed([rank_by])[0]
         return Retrieval(question, hits, self.rank_sentences(question, qvec, hits)[:max_sentences])
 
     def rank_sentences(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> list[Evidence]:

@@ -25,8 +25,8 @@ class Settings:
     top_chunks: int = 4
     evidence_sentences: int = 6
     max_answer_tokens: int = 48
-    refuse_below: float = 0.32  # question-to-best-sentence relevance under which we refuse
-    min_coverage: float = 0.5  # share of the question's terms a sentence must contain to answer it
+    refuse_below: float = 0.3  # question-to-best-sentence relevance under which we refuse
+    min_coverage: float = 0.4  # share of the question's terms a sentence must contain to answer it
     seed: int = 0
 
     @classmethod

@@ -4,6 +4,8 @@ Layout of an index folder:
     CURRENT              name of the live version folder (replaced atomically)
     v000007/manifest.json, articles.jsonl, chunks.json, vectors.faiss
 A write builds a new version folder, then swaps CURRENT; a crash before the swap leaves the old one live.
+A store of `ann_threshold` vectors or more also writes ann.faiss, an approximate (IVF) index over the same ids that
+search uses instead of the exact one (see rag.ann); vectors.faiss stays the source of truth.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.ann import ANN_THRESHOLD, IvfIndex
 from rag.articles import Article
 from rag.errors import IndexMismatch, IndexNotFound, RagError
 from rag.sentences import Sentence, split_sentences
@@ -56,6 +60,9 @@ class Store:
     chunks: dict[int, Chunk] = field(default_factory=dict)
     index: object = None  # faiss.IndexIDMap2
     next_chunk_id: int = 0
+    ann_threshold: int = ANN_THRESHOLD  # from this many vectors on, search goes through `ann`
+    ann: IvfIndex | None = field(default=None, repr=False, compare=False)
+    _ann_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.index is None:
@@ -74,10 +81,25 @@ class Store:
         return f"{title}\n" + " ".join(s.text for s in sents)
 
     def search_vectors(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        if self.index.ntotal == 0:
+        n = self.index.ntotal
+        if n == 0:
             return []
-        scores, ids = self.index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), min(k, self.index.ntotal))
+        index = self.approximate() or self.index
+        scores, ids = index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), min(k, n))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def approximate(self) -> IvfIndex | None:
+        """The approximate index search uses once the store holds `ann_threshold` vectors (None below that).
+
+        Built from the exact vectors on first need (or when stale), then kept in step by add/remove."""
+        n = self.index.ntotal
+        with self._ann_lock:
+            if n < self.ann_threshold:
+                self.ann = None
+            elif self.ann is None or self.ann.stale(n):
+                self.ann = None  # free the old one before building the new one
+                self.ann = IvfIndex.build(self.index)
+            return self.ann
 
     # ---- writing -------------------------------------------------------------------------
     def plan_chunks(self, article: Article) -> list[tuple[int, int]]:
@@ -98,6 +120,8 @@ class Store:
             self.chunks[int(cid)] = Chunk(int(cid), article.id, first, last)
         if len(spans):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+            if self.ann is not None:
+                self.ann.add(vectors, ids)
 
     def remove(self, article_id: str) -> Article:
         if article_id not in self.articles:
@@ -105,6 +129,8 @@ class Store:
         ids = np.array([c.id for c in self.chunks.values() if c.article_id == article_id], dtype=np.int64)
         if len(ids):
             self.index.remove_ids(ids)
+            if self.ann is not None:
+                self.ann.remove(ids)
         for cid in ids:
             del self.chunks[int(cid)]
         del self.sentences[article_id]
@@ -132,7 +158,8 @@ def windows(n: int, size: int, overlap: int) -> list[tuple[int, int]]:
 
 
 # ---- persistence ---------------------------------------------------------------------------
-def load(index_dir: Path, embedder: str | None = None, dim: int | None = None) -> Store:
+def load(index_dir: Path, embedder: str | None = None, dim: int | None = None,
+         ann_threshold: int = ANN_THRESHOLD) -> Store:
     """Open the live version of an index. Checks the manifest against the embedder in use."""
     import faiss
 
@@ -158,9 +185,15 @@ def load(index_dir: Path, embedder: str | None = None, dim: int | None = None) -
     except RuntimeError as e:  # missing or truncated; faiss's own message is a C++ trace
         raise _damaged(index_dir, "vectors.faiss cannot be read") from e
     try:  # a truncated or damaged data file: invalid JSON, or records of the wrong shape
-        return _read_data(version, manifest, index)
+        store = _read_data(version, manifest, index)
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
         raise _damaged(index_dir, e) from e
+    store.ann_threshold = ann_threshold
+    if index.ntotal >= ann_threshold:  # a missing, damaged or out-of-step ann.faiss is rebuilt on first search
+        approx = IvfIndex.read(version / "ann.faiss")
+        if approx is not None and approx.ntotal == index.ntotal and approx.d == index.d:
+            store.ann = approx
+    return store
 
 
 def _read_data(version: Path, manifest: Manifest, index: object) -> Store:
@@ -217,6 +250,9 @@ def save(store: Store, index_dir: Path) -> Path:
         chunks = [[c.id, c.article_id, c.first, c.last] for c in store.chunks.values()]
         (tmp / "chunks.json").write_text(json.dumps({"next_id": store.next_chunk_id, "chunks": chunks}))
         faiss.write_index(store.index, str(tmp / "vectors.faiss"))
+        approx = store.approximate()  # built here past the threshold, so readers open it ready
+        if approx is not None:
+            approx.write(tmp / "ann.faiss")
         _fsync_dir(tmp)
         final = index_dir / name
         if final.exists():
@@ -260,8 +296,9 @@ def size_on_disk(index_dir: Path) -> int:
     return sum(p.stat().st_size for p in Path(index_dir).rglob("*") if p.is_file())
 
 
-def new_store(embedder: str, dim: int, chunk_sentences: int, chunk_overlap: int) -> Store:
-    return Store(Manifest(FORMAT_VERSION, embedder, dim, chunk_sentences, chunk_overlap))
+def new_store(embedder: str, dim: int, chunk_sentences: int, chunk_overlap: int,
+              ann_threshold: int = ANN_THRESHOLD) -> Store:
+    return Store(Manifest(FORMAT_VERSION, embedder, dim, chunk_sentences, chunk_overlap), ann_threshold=ann_threshold)
 
 
 def all_sentences(store: Store) -> Iterable[Sentence]:

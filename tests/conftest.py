@@ -69,3 +69,25 @@ def seed_library(tmp_path_factory, minilm):
     lib = Library(tmp_path_factory.mktemp("seed-index"), embedder=minilm)
     lib.ingest([src])
     return lib
+
+
+# ---- the real embedded language model (appended for the answering tests) --------------------------------------------
+UMEROV_QUESTION = "Who leads the Ukrainian delegation?"
+UMEROV_SENTENCE = ("The Ukrainian delegation will be led by former Defense Minister Rustem Umerov, who now serves as "
+                   "secretary of the National Security and Defense Council.")
+
+
+@pytest.fixture(scope="session")
+def seed_assistant(seed_library, minilm):
+    """An Assistant over the seed index with the real embedded model 'gemma'. The model loads lazily, once per
+    session, on the first answer; other assistants share it through `generator=seed_assistant.generator`."""
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+
+    return Assistant(Settings(index_dir=seed_library.index_dir, model="gemma"), embedder=minilm)
+
+
+@pytest.fixture(scope="session")
+def umerov_answer(seed_assistant):
+    """The real model's answer to the question the seed article answers best (asked once per session)."""
+    return seed_assistant.ask(UMEROV_QUESTION)
