@@ -182,11 +182,13 @@ class Answerer:
             q = f"{question} (previous question: {last.question}; previous answer: {last.answer})"
         return Prompt(INSTRUCTION, context, q)
 
-    def answerable(self, question: str, ev: Evidence) -> bool:
+    def answerable(self, question: str, ev: Evidence, agreed: bool = False) -> bool:
         """Could this sentence answer the question? Relevant, covering the question's terms, and holding
         something of the kind asked for (a number for "how many", a name for "who", ...)."""
         idf = self.retriever.bm25.idf
-        return (ev.score >= self.refuse_below and coverage(question, ev.sentence.text, idf) >= self.min_coverage
+        # when the model's own claim already rests on this sentence (`agreed`), half the coverage will do
+        need = self.min_coverage / 2 if agreed else self.min_coverage
+        return (ev.score >= self.refuse_below and coverage(question, ev.sentence.text, idf) >= need
                 and has_answer_type(ev.sentence.text, question) and keeps_constraints(question, ev.sentence.text))
 
     def check(self, raw: str, question: str, evidence: list[Evidence], t: dict[str, float],
@@ -201,7 +203,7 @@ class Answerer:
         if not is_unusable(draft, question):
             claims = parse_claims(draft) or [Claim(draft, ())]
             checked = [c for c in (check_claim(cl, question, evidence) for cl in claims) if c is not None]
-            checked = [c for c in checked if self.answerable(question, c.evidence)]
+            checked = [c for c in checked if self.answerable(question, c.evidence, agreed=True)]
         if not checked:
             best = next((ev for ev in evidence[:3] if self.answerable(question, ev)), None)
             if best is None:
