@@ -1,0 +1,73 @@
+"""Faults give clear errors and lose nothing: a missing or corrupt model file, an index folder that cannot be
+written, a full disk."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import pytest
+
+from rag import store as store_mod
+from rag.errors import ModelError, RagError
+from rag.generate import Prompt, make_generator
+from rag.library import Library
+
+
+def test_missing_model_file_names_the_path_and_the_choices(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"Model file not found: .*nope\.gguf.*'gemma' or 'smollm2'"):
+        make_generator(str(tmp_path / "nope.gguf"))
+
+
+def test_corrupt_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00garbage" * 100)
+    generator = make_generator(str(bad))
+    with pytest.raises(ModelError, match="Could not load the model file .*broken.gguf"):
+        list(generator.stream(Prompt("", "context", "question"), 4))
+
+
+def test_unknown_model_lists_the_valid_choices() -> None:
+    with pytest.raises(RagError, match="Use 'gemma', 'smollm2', a path to a .gguf file, or an OpenAI-compatible"):
+        make_generator("gpt-17")
+
+
+def _articles(tmp_path: Path, n: int) -> Path:
+    src = tmp_path / f"src{n}"
+    src.mkdir()
+    recs = [{"title": f"Story {n}-{i}", "text": f"Batch {n} story {i} happened in town {i * 7 + n}. It was widely "
+             f"reported by {n * 11 + i} outlets.", "url": f"https://example.test/{n}/{i}"} for i in range(n)]
+    (src / "a.jsonl").write_text("\n".join(json.dumps(r) for r in recs))
+    return src
+
+
+def test_index_folder_that_cannot_be_written_is_a_clear_error(tmp_path: Path, hash_embedder) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the index folder should be")
+    lib = Library(blocker / "index", embedder=hash_embedder)
+    with pytest.raises(RagError, match="Could not write the index .*previous index is unchanged"):
+        lib.ingest([_articles(tmp_path, 2)])
+
+
+def test_full_disk_mid_write_keeps_the_previous_index(tmp_path: Path, hash_embedder, monkeypatch) -> None:
+    import faiss
+
+    index = tmp_path / "index"
+    lib = Library(index, embedder=hash_embedder)
+    lib.ingest([_articles(tmp_path, 3)])
+    before = store_mod.load(index)
+
+    def disk_full(*args: object, **kwargs: object) -> None:  # what the OS does when the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(faiss, "write_index", disk_full)
+    with pytest.raises(RagError, match="No space left on device.*previous index is unchanged"):
+        lib.ingest([_articles(tmp_path, 5)])
+    monkeypatch.undo()
+
+    after = store_mod.load(index)
+    assert after.stats() == before.stats()
+    assert sorted(after.articles) == sorted(before.articles)
+    lib.ingest([_articles(tmp_path, 4)])  # the next write works
+    assert store_mod.load(index).stats()["articles"] == 7
