@@ -11,11 +11,13 @@ Sections (--only, comma-separated; default all):
     cold    a new `rag ask` process to its first answer; `python ui.py` until its page answers 200
     memory  peak RSS (VmHWM) of an ingestion process and of an answering process
 
-Full run (2 cores: the ingest section alone takes about an hour at 2000 articles):
-    rag bench --out reports/bench.json
-Quick run:
-    python -m rag.bench --only ingest,search,answer,cold,memory --articles 30 --sizes 10k,100k
-`rag bench` has no --only flag yet; `python -m rag.bench` takes the same options plus --only.
+On 2 cores MiniLM embeds ~16 chunks/s (~24 chunks per news article), and the ingest section embeds every chunk
+twice (pipeline, then raw): ~30 s per article. So 300 articles take ~15 min, the default 2000 ~2 h; search at
+10k,100k,1M ~2 min; answering ~3 min; cold start ~30 s.
+    rag bench --out reports/bench.json                                    # full run
+    rag bench --articles 300 --sizes 10000,100000,1000000                 # the run reported (~19 min)
+    python -m rag.bench --only search,answer --sizes 10k,100k             # a quick subset
+`rag bench` has no --only flag yet (rag/cli.py); `python -m rag.bench` takes the same options plus --only.
 """
 
 from __future__ import annotations
@@ -282,7 +284,8 @@ def search_vectors_source(ingest_index: Path | None, n_articles: int,
     if ingest_index is not None:
         from rag import store as store_mod
 
-        anchors = np.array(exact_vectors(store_mod.load(ingest_index).index)[0])
+        store = store_mod.load(ingest_index)
+        anchors = np.array(exact_vectors(store.index)[0])  # a copy: the view dies with the index
         what = f"{len(anchors)} real MiniLM chunk vectors from the ingest section"
     elif NEWS.is_dir():
         from rag.articles import make_article

@@ -158,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", default="reports/bench.json")
     sp.add_argument("--articles", type=int, default=2000)
     sp.add_argument("--sizes", default="10000,100000,1000000")
+    sp.add_argument("--only", default=None, help="comma-separated sections: ingest,search,answer,cold,memory")
     return p
 
 
