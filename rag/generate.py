@@ -104,15 +104,16 @@ class LlamaCpp:
                 yield from self._complete(llm, prompt.as_completion(), max_tokens, stop)
 
     def complete_text(self, text: str, max_tokens: int, stop: tuple[str, ...] = ()) -> Iterator[str]:
-        """Raw completion of any text (used by the llama-index adapters)."""
+        """Raw completion of any text, stopping only at `stop` (used by the llama-index baseline)."""
         with self._lock:
             self.llm.reset()
-            yield from self._complete(self.llm, text, max_tokens, stop)
+            yield from self._complete(self.llm, text, max_tokens, stop, one_line=False)
 
-    def _complete(self, llm, text: str, max_tokens: int, stop: tuple[str, ...]) -> Iterator[str]:  # noqa: ANN001
+    def _complete(self, llm, text: str, max_tokens: int, stop: tuple[str, ...],  # noqa: ANN001
+                  one_line: bool = True) -> Iterator[str]:
         text = self._fit(llm, text, max_tokens)
         # a base model's short answer is one line; what follows is it talking to itself
-        stops = [*stop, "\n"] if not self.chat else list(stop) or None
+        stops = [*stop, "\n"] if one_line and not self.chat else list(stop) or None
         for part in llm.create_completion(text, max_tokens=max_tokens, temperature=0.0, seed=self.seed, stop=stops,
                                           stream=True):
             delta = part["choices"][0]["text"]

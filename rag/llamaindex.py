@@ -122,6 +122,9 @@ class EmbedderAdapter(BaseEmbedding):
         return self._get_query_embedding(query)
 
 
+STOPS = ("\n\n", "Query:", "Source 1:", "------")  # the end of an answer in CitationQueryEngine's prompt format
+
+
 class LlamaCppAdapter(CustomLLM):
     """Our llama.cpp generator as a llama-index LLM (greedy, same stops as ours)."""
 
@@ -137,11 +140,11 @@ class LlamaCppAdapter(CustomLLM):
         return LLMMetadata(context_window=self._gen.n_ctx, num_output=self.max_tokens, model_name=self._gen.name)
 
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return CompletionResponse(text="".join(self._gen.complete_text(prompt, self.max_tokens)))
+        return CompletionResponse(text="".join(self._gen.complete_text(prompt, self.max_tokens, STOPS)).strip())
 
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
         text = ""
-        for delta in self._gen.complete_text(prompt, self.max_tokens):
+        for delta in self._gen.complete_text(prompt, self.max_tokens, STOPS):
             text += delta
             yield CompletionResponse(text=text, delta=delta)
 

@@ -263,8 +263,9 @@ def save(store: Store, index_dir: Path) -> Path:
         _fsync_file(pointer)
         os.replace(pointer, index_dir / "CURRENT")
         _fsync_dir(index_dir)
-    except OSError as e:
-        raise RagError(f"Could not write the index at {index_dir}: {e.strerror or e}. The previous index is "
+    except (OSError, RuntimeError) as e:  # faiss reports a failed write (e.g. a full disk) as RuntimeError
+        reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[-1][:200]
+        raise RagError(f"Could not write the index at {index_dir}: {reason}. The previous index is "
                        "unchanged; free disk space or fix the folder's permissions, then retry.") from e
     _cleanup(index_dir, keep=name)
     return final

@@ -50,7 +50,10 @@ def test_index_folder_that_cannot_be_written_is_a_clear_error(tmp_path: Path, ha
         lib.ingest([_articles(tmp_path, 2)])
 
 
-def test_full_disk_mid_write_keeps_the_previous_index(tmp_path: Path, hash_embedder, monkeypatch) -> None:
+@pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device"),
+                                   RuntimeError("faiss::FileIOWriter: fwrite failed: No space left on device")])
+def test_full_disk_mid_write_keeps_the_previous_index(tmp_path: Path, hash_embedder, monkeypatch,
+                                                      error: Exception) -> None:
     import faiss
 
     index = tmp_path / "index"
@@ -58,8 +61,8 @@ def test_full_disk_mid_write_keeps_the_previous_index(tmp_path: Path, hash_embed
     lib.ingest([_articles(tmp_path, 3)])
     before = store_mod.load(index)
 
-    def disk_full(*args: object, **kwargs: object) -> None:  # what the OS does when the disk is full
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def disk_full(*args: object, **kwargs: object) -> None:  # what a write does when the disk is full
+        raise error
 
     monkeypatch.setattr(faiss, "write_index", disk_full)
     with pytest.raises(RagError, match="No space left on device.*previous index is unchanged"):
