@@ -152,10 +152,9 @@ def test_answer_streams_and_a_citation_click_highlights_the_sentence(new_page, i
     shot(page, "1-answer")
     assert page.evaluate("window.__drafts.length") > 0, "the model's text never showed while streaming"
     assert turn.locator(".rag-question").text_content() == "YouWho leads the Ukrainian delegation?"
-    assert "Umerov" in " ".join(turn.locator(".rag-answer, .rag-sources").all_text_contents())
-    if turn.locator(".rag-refused").count() == 0:
-        assert "Umerov" in turn.locator(".rag-answer").text_content()
-        assert turn.locator(".rag-answer a.rag-cite").count() >= 1
+    assert turn.locator(".rag-refused").count() == 0, "the article answers this question: no refusal"
+    assert "Umerov" in turn.locator(".rag-answer").text_content()
+    assert turn.locator(".rag-answer a.rag-cite").count() >= 1
     open_first_citation(turn, index_dir)
     shot(page, "2-citation-clicked")
     # multi-turn: a follow-up in the same tab is a second turn below the first
