@@ -15,7 +15,7 @@ from rag import store as store_mod
 from rag.articles import Article, Skipped, iter_files, load_file
 from rag.embed import Embedder
 from rag.sentences import split_sentences
-from rag.store import Store
+from rag.store import Store, windows
 
 NEAR_DUPLICATE = 0.8  # estimated Jaccard of word 5-shingles at which two texts are one story
 SKETCH = 64
@@ -88,6 +88,7 @@ def ingest_articles(store: Store, articles: list[Article], embedder: Embedder, s
     summary = IngestSummary(skipped=list(skipped or []))
     finder = _DuplicateFinder(store.sketches)
     todo: list[tuple[Article, list[int], list[tuple[int, int]]]] = []
+    texts: list[str] = []
     for art in articles:
         sk = sketch(art.text)
         old = store.articles.get(art.id)
@@ -100,10 +101,9 @@ def ingest_articles(store: Store, articles: list[Article], embedder: Embedder, s
             continue
         (summary.updated if old is not None else summary.added).append(art.id)
         finder.add(art.id, sk)
-        todo.append((art, sk, store.plan_chunks(art)))
-    texts: list[str] = []
-    for art, _, spans in todo:
         sents = split_sentences(art.id, art.text)
+        spans = windows(len(sents), store.manifest.chunk_sentences, store.manifest.chunk_overlap)
+        todo.append((art, sk, spans))
         texts += [f"{art.title}\n" + " ".join(s.text for s in sents[a : b + 1]) for a, b in spans]
     vectors = _embed_with_progress(embedder, texts, progress)
     row = 0

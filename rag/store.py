@@ -102,11 +102,6 @@ class Store:
             return self.ann
 
     # ---- writing -------------------------------------------------------------------------
-    def plan_chunks(self, article: Article) -> list[tuple[int, int]]:
-        size, overlap = self.manifest.chunk_sentences, self.manifest.chunk_overlap
-        n = len(split_sentences(article.id, article.text))
-        return windows(n, size, overlap)
-
     def add(self, article: Article, sketch: list[int], spans: list[tuple[int, int]], vectors: np.ndarray) -> None:
         """Add (or replace) one article whose chunk windows `spans` were embedded into `vectors`."""
         if article.id in self.articles:
