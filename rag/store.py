@@ -15,7 +15,6 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -295,8 +294,3 @@ def size_on_disk(index_dir: Path) -> int:
 def new_store(embedder: str, dim: int, chunk_sentences: int, chunk_overlap: int,
               ann_threshold: int = ANN_THRESHOLD) -> Store:
     return Store(Manifest(FORMAT_VERSION, embedder, dim, chunk_sentences, chunk_overlap), ann_threshold=ann_threshold)
-
-
-def all_sentences(store: Store) -> Iterable[Sentence]:
-    for sents in store.sentences.values():
-        yield from sents

@@ -13,7 +13,6 @@ STOPWORDS = frozenset(
     is are was were be been being have has had having do does did doing i me my we our you your he him his she her
     it its they them their what which who whom this that these those am would could also as said says say""".split()
 )
-_WORD = re.compile(r"[\w$%]+(?:[.,'’][\w%]+)*")
 
 
 def normalize(text: str) -> str:
@@ -32,8 +31,3 @@ def words(text: str) -> list[str]:
 
 def content_words(text: str) -> list[str]:
     return [w for w in words(text) if w not in STOPWORDS]
-
-
-def tokens(text: str) -> list[str]:
-    """Raw word tokens (keeps numbers like 3.5 and 20%)."""
-    return _WORD.findall(text)
