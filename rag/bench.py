@@ -5,6 +5,8 @@ texts, llama.cpp's own completion on the same prompts), so the ratios say what t
 
 Sections (--only, comma-separated; default all):
     ingest  sentences/s of Library.ingest on real news text (RealTimeQA search results) vs raw MiniLM encode
+    embedding  ways to embed faster (batch size, the numpy engine, int8 torch) on real news chunks: chunks/s and
+            dense retrieval recall@10 of the gold article for RealTimeQA questions, each against the old default
     search  p50/p95 latency, recall@10 against exact search, build time and bytes/vector at each --sizes, for the
             exact index and the IVF index the store switches to past rag.ann.ANN_THRESHOLD vectors
     answer  per-stage p50/p95 of Assistant.ask over the seed questions; generation tokens/s vs raw llama.cpp
@@ -46,10 +48,11 @@ ROOT = Path(__file__).resolve().parents[1]
 NEWS = ROOT.parent / "shared/evaldata/realtimeqa-2022"
 SEEDS = ROOT / "seeds"
 SEED_QUESTIONS = ROOT / "evals/seed/questions.jsonl"
-SECTIONS = ("ingest", "search", "answer", "cold", "memory")
+SECTIONS = ("ingest", "embedding", "search", "answer", "cold", "memory")
 MIN_TEXT = 500  # news texts shorter than this are mostly cookie banners and ad forms
 N_QUESTIONS = 10  # seed questions answered in the answer section
 N_QUERIES = 200  # real questions embedded as search queries
+N_EMBED_QUESTIONS = 12  # RealTimeQA questions whose gold + distractor articles make the embedding-variant corpus
 EXACT_LATENCY_BUDGET_S = 20.0  # single-query exact searches stop after this long (at least 20 queries)
 
 
@@ -157,6 +160,68 @@ def run_worker(kind: str, *args: str) -> dict[str, Any]:
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"bench worker {kind!r} failed (exit {proc.returncode}); see its stderr above")
     return json.loads(lines[-1])
+
+
+# ---- 1b. embedding variants ---------------------------------------------------------------------------------------
+def _int8_copy(model: Any) -> Any:
+    """Dynamic int8 quantisation of every Linear layer (torch.ao; weights int8, activations quantised on the fly)."""
+    import copy
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def worker_embedding(n_questions: str) -> dict[str, Any]:
+    """In a fresh process: embed the same real news chunks and questions several ways; speed and recall@10 each."""
+    from rag.embed import MiniLM
+    from rag.evalsets import _realtimeqa, _sample, evaldata_dir
+    from rag.ingest import article_chunks
+    from rag.settings import Settings
+
+    items = _sample(_realtimeqa(evaldata_dir()), int(n_questions))
+    articles = {a.id: a for item in items for a in item.articles}
+    settings = Settings()
+    texts: list[str] = []
+    owners: list[str] = []  # the url of each chunk's article
+    for art in articles.values():
+        _, chunk_texts = article_chunks(art, settings.chunk_sentences, settings.chunk_overlap)
+        texts += chunk_texts
+        owners += [art.url] * len(chunk_texts)
+    questions = [item.question.question for item in items]
+    gold = [set(item.question.evidence) for item in items]
+    owner_arr = np.array(owners)
+
+    st = MiniLM()
+    st.embed(["warm up"] * (st.small_batch + 1))  # load torch
+    st.numpy_model.encode(["warm up"])
+    int8 = _int8_copy(st.model)
+
+    def torch_encode(model: Any, batch: int) -> Callable[[list[str]], np.ndarray]:
+        return lambda xs: model.encode(xs, batch_size=batch, normalize_embeddings=True, convert_to_numpy=True,
+                                       show_progress_bar=False)
+
+    variants = [("torch fp32, batch 64 (old default)", torch_encode(st.model, 64)),
+                ("torch fp32, batch 16 (default)", torch_encode(st.model, 16)),
+                ("numpy fp32, batch 8 (questions, small uploads)", lambda xs: st.numpy_model.encode(xs, 8)),
+                ("torch int8 dynamic, batch 16", torch_encode(int8, 16))]
+    rows, base_top = [], None
+    for name, encode in variants:
+        encode(texts[:8])  # warm
+        t0 = time.perf_counter()
+        vecs = np.asarray(encode(texts), dtype=np.float32)
+        seconds = time.perf_counter() - t0
+        top = np.argsort(-(np.asarray(encode(questions), dtype=np.float32) @ vecs.T), axis=1)[:, :10]
+        hit = [bool(gold[i] & set(owner_arr[top[i]])) for i in range(len(questions))]
+        agree = None if base_top is None else float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top, base_top,
+                                                                                                        strict=True)]))
+        base_top = top if base_top is None else base_top
+        rows.append({"variant": name, "seconds": seconds, "chunks_per_s": len(texts) / seconds,
+                     "recall_at_10": float(np.mean(hit)), "top10_agreement_with_old": agree})
+    return {"questions": len(questions), "articles": len(articles), "chunks": len(texts), "variants": rows}
 
 
 # ---- 1. ingestion --------------------------------------------------------------------------------------------------
@@ -522,6 +587,10 @@ def main(args: argparse.Namespace) -> int:
                 ingest = run_worker("ingest", str(news_file), str(ingest_index))
                 result["ingest"] = ingest
 
+        if "embedding" in only and NEWS.is_dir():
+            log(f"embedding: {N_EMBED_QUESTIONS} RealTimeQA questions' articles, embedded four ways...")
+            result["embedding"] = run_worker("embedding", str(N_EMBED_QUESTIONS))
+
         if "search" in only:
             log("search: preparing anchor and query vectors...")
             anchors, queries, data = search_vectors_source(ingest_index, args.articles, log)
@@ -577,6 +646,15 @@ def render(result: dict[str, Any], table: Table) -> None:
         ])
         table.text(f"ratio pipeline / raw: {ing['ratio']:.2f} (aim >= 0.90); model load {ing['model_load_s']:.1f} s "
                    "(not counted)")
+    emb = result.get("embedding")
+    if emb:
+        table.title(f"Embedding variants: {emb['chunks']:,} real news chunks from {emb['articles']} articles; "
+                    f"{emb['questions']} RealTimeQA questions")
+        table.rows(["variant", "seconds", "chunks/s", "recall@10 (gold article)", "top-10 agreement with old"],
+                   [[r["variant"], _f(r["seconds"], 1), _f(r["chunks_per_s"], 1), _f(r["recall_at_10"], 2),
+                     _f(r["top10_agreement_with_old"], 2)] for r in emb["variants"]])
+        table.text("recall@10: share of questions with a chunk of a gold article among the 10 nearest chunks "
+                   "(dense only). Agreement: overlap of each question's top 10 with the old default's.")
     srch = result.get("search")
     if srch:
         table.title("Search: one query at a time, k=10; recall@10 against exact search")
@@ -640,7 +718,7 @@ def cli(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.worker:
         kind, rest = args.worker[0], args.worker[1:]
-        workers = {"ingest": worker_ingest, "answer": worker_answer}
+        workers = {"ingest": worker_ingest, "answer": worker_answer, "embedding": worker_embedding}
         print(json.dumps(workers[kind](*rest)))
         return 0
     return main(args)

@@ -101,10 +101,9 @@ def ingest_articles(store: Store, articles: list[Article], embedder: Embedder, s
             continue
         (summary.updated if old is not None else summary.added).append(art.id)
         finder.add(art.id, sk)
-        sents = split_sentences(art.id, art.text)
-        spans = windows(len(sents), store.manifest.chunk_sentences, store.manifest.chunk_overlap)
+        spans, chunk_texts = article_chunks(art, store.manifest.chunk_sentences, store.manifest.chunk_overlap)
         todo.append((art, sk, spans))
-        texts += [f"{art.title}\n" + " ".join(s.text for s in sents[a : b + 1]) for a, b in spans]
+        texts += chunk_texts
     vectors = _embed_with_progress(embedder, texts, progress)
     row = 0
     for art, sk, spans in todo:
@@ -113,6 +112,13 @@ def ingest_articles(store: Store, articles: list[Article], embedder: Embedder, s
     n_sent = sum(len(store.sentences[a.id]) for a, _, _ in todo)
     return IngestSummary(summary.added, summary.updated, summary.unchanged, summary.duplicates, summary.skipped,
                          n_sent, len(texts))
+
+
+def article_chunks(art: Article, chunk_sentences: int, overlap: int) -> tuple[list[tuple[int, int]], list[str]]:
+    """The article's chunks as (first, last) sentence numbers, and the text embedded for each: title + sentences."""
+    sents = split_sentences(art.id, art.text)
+    spans = windows(len(sents), chunk_sentences, overlap)
+    return spans, [f"{art.title}\n" + " ".join(s.text for s in sents[a : b + 1]) for a, b in spans]
 
 
 def _embed_with_progress(embedder: Embedder, texts: list[str], progress: Callable[[int, int], None] | None,

@@ -246,3 +246,45 @@ def test_an_article_can_be_removed(new_page, uploaded: str) -> None:
     expect(page.locator("#rag-table")).not_to_contain_text("Riverton council")
     expect(page.locator("#rag-table")).to_contain_text("Zelensky Proposes New Meeting with Putin")
     shot(page, "11-article-removed")
+
+
+QUEUE_QUESTIONS = {
+    "Who leads the Ukrainian delegation?": "Umerov",
+    "In which city will the third round of talks take place?": "Istanbul",
+    "What did Kremlin spokesman Dmitry Peskov say?": "Peskov",
+    "How many Ukrainian drones did Russia's Defense Ministry say it intercepted?": "35",
+}
+
+
+def test_twenty_questions_at_once_through_the_ui_queue(browser, app_url: str) -> None:
+    """20 pages (20 Gradio sessions) send at once: every one answered, each with its own question's answer,
+    and the server's memory stays bounded."""
+    import resource
+
+    asked = [q for _ in range(5) for q in QUEUE_QUESTIONS]
+    ctx = browser.new_context(viewport={"width": 1000, "height": 800})
+    try:
+        pages = []
+        for _ in asked:
+            page = ctx.new_page()
+            page.goto(app_url)
+            expect(page.locator("#rag-chat .rag-chat")).to_be_visible(timeout=60_000)
+            pages.append(page)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        turns = [submit(page, q) for page, q in zip(pages, asked, strict=True)]
+        for turn in turns:
+            final(turn)
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+        shot(pages[-1], "11-twenty-at-once-last")
+        answers: dict[str, set[str]] = {}
+        for page, question, turn in zip(pages, asked, turns, strict=True):
+            assert page.locator("#rag-chat .rag-turn").count() == 1
+            assert turn.locator(".rag-question").text_content() == "You" + question
+            shown = " ".join(turn.locator(".rag-answer, .rag-sources, .rag-closest").all_text_contents())
+            assert QUEUE_QUESTIONS[question] in shown, (question, shown)
+            answers.setdefault(question, set()).add(turn.locator(".rag-answer").text_content() or "")
+        # greedy decoding: the same question gets the same answer whichever session asked it, whatever ran beside
+        assert all(len(texts) == 1 for texts in answers.values()), answers
+        assert grown_mb < 300, f"20 queued questions grew the server's peak RSS by {grown_mb:.0f} MB"
+    finally:
+        ctx.close()
