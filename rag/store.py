@@ -228,6 +228,7 @@ def save(store: Store, index_dir: Path) -> Path:
     import faiss
 
     index_dir = Path(index_dir)
+    tmp: Path | None = None
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
         previous = (index_dir / "CURRENT").read_text().strip() if (index_dir / "CURRENT").exists() else ""
@@ -258,6 +259,8 @@ def save(store: Store, index_dir: Path) -> Path:
         os.replace(pointer, index_dir / "CURRENT")
         _fsync_dir(index_dir)
     except (OSError, RuntimeError) as e:  # faiss reports a failed write (e.g. a full disk) as RuntimeError
+        if tmp is not None:  # a half-written version must not keep holding the space a retry needs
+            shutil.rmtree(tmp, ignore_errors=True)
         reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[-1][:200]
         raise RagError(f"Could not write the index at {index_dir}: {reason}. The previous index is "
                        "unchanged; free disk space or fix the folder's permissions, then retry.") from e

@@ -74,3 +74,68 @@ def test_full_disk_mid_write_keeps_the_previous_index(tmp_path: Path, hash_embed
     assert sorted(after.articles) == sorted(before.articles)
     lib.ingest([_articles(tmp_path, 4)])  # the next write works
     assert store_mod.load(index).stats()["articles"] == 7
+
+
+# ---- the same faults for real: a small tmpfs that fills up, and one remounted read-only (root only) -----------------
+@pytest.fixture
+def small_disk(tmp_path: Path):  # noqa: ANN201 - yields (mount point, remount function)
+    """A real 2 MB tmpfs; skipped where mounting is not allowed (not root, or a container without CAP_SYS_ADMIN)."""
+    import subprocess
+
+    point = tmp_path / "disk"
+    point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(point)], capture_output=True,
+                             check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.decode().strip()}); the simulated cases above ran")
+
+    def remount(mode: str) -> None:
+        subprocess.run(["mount", "-o", f"remount,{mode}", str(point)], check=True)
+
+    try:
+        yield point, remount
+    finally:
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def _big_articles(tmp_path: Path, name: str, n: int, words: int) -> Path:
+    src = tmp_path / name
+    src.mkdir()
+    recs = [{"title": f"{name} {i}", "url": f"https://example.test/{name}/{i}",
+             "text": " ".join(f"Sentence {j} of {name} {i} says the value was {i * 1000 + j}." for j in range(words))}
+            for i in range(n)]
+    (src / "a.jsonl").write_text("\n".join(json.dumps(r) for r in recs))
+    return src
+
+
+def test_really_full_disk_keeps_the_previous_index_and_frees_the_partial_write(tmp_path: Path, small_disk,
+                                                                                hash_embedder) -> None:
+    point, _ = small_disk
+    index = point / "index"
+    lib = Library(index, embedder=hash_embedder)
+    lib.ingest([_big_articles(tmp_path, "small", 3, 20)])
+    before = store_mod.load(index)
+    with pytest.raises(RagError, match="No space left on device.*previous index is unchanged"):
+        lib.ingest([_big_articles(tmp_path, "huge", 80, 500)])  # ~2.5 MB of text alone on a 2 MB disk
+    after = store_mod.load(index)
+    assert after.stats() == before.stats() and sorted(after.articles) == sorted(before.articles)
+    assert [p.name for p in index.iterdir() if p.name.startswith(".tmp-")] == []  # the space came back
+    lib.ingest([_big_articles(tmp_path, "more", 2, 20)])  # and the next write that fits works
+    assert store_mod.load(index).stats()["articles"] == 5
+
+
+def test_really_read_only_index_folder_is_a_clear_error_and_still_answers(tmp_path: Path, small_disk,
+                                                                          hash_embedder) -> None:
+    point, remount = small_disk
+    index = point / "index"
+    Library(index, embedder=hash_embedder).ingest([_big_articles(tmp_path, "small", 3, 5)])
+    remount("ro")
+    try:
+        lib = Library(index, embedder=hash_embedder)
+        with pytest.raises(RagError, match="Could not write the index .*Read-only file system.*previous index is "
+                                           "unchanged"):
+            lib.ingest([_big_articles(tmp_path, "more", 2, 5)])
+        assert store_mod.load(index).stats()["articles"] == 3  # reading still works
+        assert lib.search("value was 1002", k=3)  # and so does searching
+    finally:
+        remount("rw")

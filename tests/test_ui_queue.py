@@ -1,0 +1,84 @@
+"""20 questions at once through the chat page's own queue: 20 Gradio sessions (gradio_client speaks the same queue
+protocol as the page) send at once. All answered, each with its own question's answer and only its own turns,
+and the server's memory stays bounded. Real embedder, real default model.
+
+(Twenty real Chromium tabs were tried first: on 2 cores their renderers, not the server, took the CPU and answers
+queued for minutes; tests/test_ui_browser.py drives three real tabs at once instead.)"""
+
+from __future__ import annotations
+
+import re
+import resource
+import socket
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = {
+    "Who leads the Ukrainian delegation?": "Umerov",
+    "In which city will the third round of talks take place?": "Istanbul",
+    "What did Kremlin spokesman Dmitry Peskov say?": "Peskov",
+    "How many Ukrainian drones did Russia's Defense Ministry say it intercepted?": "35",
+}
+
+
+@pytest.fixture(scope="module")
+def app_url(seed_library) -> Iterator[str]:
+    import ui
+    from rag.settings import Settings
+
+    demo = ui.build_app(Settings(index_dir=seed_library.index_dir), seeds_dir=None)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ui.launch(demo, "127.0.0.1", port, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def _text(html: str) -> str:
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def turns(page: str) -> list[tuple[str, str, str]]:
+    """(question, answer text, visible text of the turn) for each turn in the chat HTML."""
+    parts = page.split('<div class="rag-turn"')[1:]
+    out = []
+    for part in parts:
+        question = re.search(r'<div class="rag-question"><span class="rag-who">You</span>(.*?)</div>', part)
+        visible = part.split('<div class="rag-viewer')[0]  # leave out the hidden article views
+        answer = visible.split('<div class="rag-answer')[-1].split('<div class="rag-sources')[0]
+        out.append((unescape(question.group(1)) if question else "", _text(answer.partition(">")[2]), _text(visible)))
+    return out
+
+
+def test_twenty_sessions_ask_at_once_through_the_queue(app_url: str) -> None:
+    from gradio_client import Client
+
+    asked = [q for _ in range(5) for q in QUESTIONS]  # 20 questions, interleaved
+    clients = [Client(app_url, verbose=False) for _ in asked]  # one Gradio session each
+    clients[0].predict(asked[0], "gemma", 6, [], "", "", api_name="/ask")  # load the model before measuring memory
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    jobs = [c.submit(q, "gemma", 6, [], "", "", api_name="/ask") for c, q in zip(clients, asked, strict=True)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        pages = list(pool.map(lambda job: job.result(timeout=600)[0], jobs))
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+
+    answers: dict[str, set[str]] = {}
+    for i, (question, page) in enumerate(zip(asked, pages, strict=True)):
+        got = turns(page)
+        # the first client asked twice (warm-up, then its queued question): its own two turns, nobody else's
+        assert [q for q, _, _ in got] == ([asked[0]] if i == 0 else []) + [question]
+        _, answer, text = got[-1]
+        assert 'data-final="1"' in page.split('<div class="rag-turn"')[-1]
+        assert QUESTIONS[question] in text, (question, text[:400])
+        answers.setdefault(question, set()).add(answer)
+    # greedy decoding: the same question gets the same answer whichever session asked it and whatever ran beside it
+    assert all(len(texts) == 1 for texts in answers.values()), answers
+    assert grown_mb < 300, f"20 queued questions grew the server's peak RSS by {grown_mb:.0f} MB"
