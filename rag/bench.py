@@ -13,13 +13,11 @@ Sections (--only, comma-separated; default all):
     cold    a new `rag ask` process to its first answer; `python ui.py` until its page answers 200
     memory  peak RSS (VmHWM) of an ingestion process and of an answering process
 
-On 2 cores MiniLM embeds ~16 chunks/s (~24 chunks per news article), and the ingest section embeds every chunk
-twice (pipeline, then raw): ~30 s per article. So 300 articles take ~15 min, the default 2000 ~2 h; search at
-10k,100k,1M ~2 min; answering ~3 min; cold start ~30 s.
-    rag bench --out reports/bench.json                                    # full run
-    rag bench --articles 300 --sizes 10000,100000,1000000                 # the run reported (~19 min)
-    python -m rag.bench --only search,answer --sizes 10k,100k             # a quick subset
-`rag bench` has no --only flag yet (rag/cli.py); `python -m rag.bench` takes the same options plus --only.
+On 2 cores MiniLM embeds ~16-30 chunks/s (~24 chunks per news article), and the ingest section embeds every
+chunk twice (pipeline, then raw): ~3 s per article, so the default 300 articles take ~15 min; embedding ~10 min;
+search at 10k,100k,1M ~3 min; answering ~1 min; cold start ~10 s.
+    rag bench --out reports/bench.json                                    # full run (the one reported)
+    rag bench --only search,answer --sizes 10k,100k                       # a quick subset
 """
 
 from __future__ import annotations
@@ -710,7 +708,7 @@ def cli(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m rag.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="reports/bench.json")
-    p.add_argument("--articles", type=int, default=2000, help="news articles to ingest (2 cores: ~1-3 s each)")
+    p.add_argument("--articles", type=int, default=300, help="news articles to ingest (2 cores: ~3 s each)")
     p.add_argument("--sizes", default="10000,100000,1000000", help="vector counts for search, e.g. 10k,100k,1M")
     p.add_argument("--index", default=None, help="answer/cold sections use this index instead of one of seeds/")
     p.add_argument("--only", default=None, help=f"comma-separated sections: {','.join(SECTIONS)}")

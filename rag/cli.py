@@ -154,11 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="ours, or the baseline llama-index CitationQueryEngine")
     sp.add_argument("--report", default="reports", help="report folder")
     sp.add_argument("--no-gate", action="store_true", help="do not fail on thresholds")
-    sp = add("bench", cmd_bench, "benchmarks: ingestion, search at scale, answering")
+    sp = add("bench", cmd_bench, "benchmarks: ingestion, embedding, search at scale, answering, cold start, memory")
     sp.add_argument("--out", default="reports/bench.json")
-    sp.add_argument("--articles", type=int, default=2000)
+    sp.add_argument("--articles", type=int, default=300, help="news articles to ingest (~3 s each on 2 cores)")
     sp.add_argument("--sizes", default="10000,100000,1000000")
-    sp.add_argument("--only", default=None, help="comma-separated sections: ingest,search,answer,cold,memory")
+    sp.add_argument("--index", default=None, help="answer/cold sections use this index instead of one of seeds/")
+    sp.add_argument("--only", default=None,
+                    help="comma-separated sections: ingest,embedding,search,answer,cold,memory")
     return p
 
 

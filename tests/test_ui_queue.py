@@ -82,3 +82,15 @@ def test_twenty_sessions_ask_at_once_through_the_queue(app_url: str) -> None:
     # greedy decoding: the same question gets the same answer whichever session asked it and whatever ran beside it
     assert all(len(texts) == 1 for texts in answers.values()), answers
     assert grown_mb < 300, f"20 queued questions grew the server's peak RSS by {grown_mb:.0f} MB"
+
+
+def test_uploads_over_the_size_limit_are_refused(app_url: str) -> None:
+    """The page's upload route refuses a file over 20 MB with 413; one under it is stored."""
+    import httpx
+
+    big = b"x" * (21 * 1024 * 1024)
+    refused = httpx.post(app_url + "gradio_api/upload", files={"files": ("big.txt", big, "text/plain")}, timeout=60)
+    assert refused.status_code == 413, refused.text[:300]
+    small = httpx.post(app_url + "gradio_api/upload", files={"files": ("ok.txt", b"A sentence.", "text/plain")},
+                       timeout=60)
+    assert small.status_code == 200 and small.json()[0].endswith("ok.txt")
