@@ -158,7 +158,6 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", default="reports/bench.json")
     sp.add_argument("--articles", type=int, default=300, help="news articles to ingest (~3 s each on 2 cores)")
     sp.add_argument("--sizes", default="10000,100000,1000000")
-    sp.add_argument("--index", default=None, help="answer/cold sections use this index instead of one of seeds/")
     sp.add_argument("--only", default=None,
                     help="comma-separated sections: ingest,embedding,search,answer,cold,memory")
     return p

@@ -284,3 +284,11 @@ def test_cli_remove_unknown_id_exits_2(tmp_path: Path, capsys, clean_env, minilm
     assert cli.main(["remove", "nope", "--index", str(idx)]) == 2
     assert capsys.readouterr().err == "error: No article with id 'nope' in the index. List ids with: rag list\n"
     assert current(idx) == "v000001"
+
+
+def test_every_cli_command_parses_its_documented_options() -> None:
+    """The parser builds (no clashing options) and each subcommand takes the options the README shows."""
+    parser = cli.build_parser()
+    for argv in (["ask", "q", "--json", "--index", "x"], ["chat", "--index", "x"], ["eval", "seed", "--limit", "3"],
+                 ["bench", "--only", "cold,embedding", "--articles", "10", "--index", "x"]):
+        assert parser.parse_args(argv).command == argv[0]
