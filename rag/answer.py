@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from rag.cite import MARKER, Claim, check_claim, looks_like_injection, new_words, parse_claims
 from rag.generate import Generator, Prompt
-from rag.qtype import coverage, has_answer_type, keeps_constraints, stems
+from rag.qtype import conflicting_amounts, coverage, has_answer_type, keeps_constraints, stems
 from rag.retrieve import Evidence, Filters, Retrieval, Retriever
 from rag.text import content_words
 
@@ -53,6 +53,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     draft: str = ""  # the model's raw text before checking
     retrieved: tuple[str, ...] = ()  # sentence ids of the retrieved chunks (for evals and debugging)
+    sources_disagree: bool = False  # another article states a different amount; it is cited last
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -208,7 +209,7 @@ class Answerer:
             best = next((ev for ev in evidence[:3] if self.answerable(question, ev)), None)
             if best is None:
                 return self._refusal(question, standalone, evidence, t)
-            return self._extractive(question, standalone, best, t)
+            return self._note_disagreement(self._extractive(question, standalone, best, t), question, evidence)
         citations: dict[str, Citation] = {}
         parts, said = [], []
         for c in checked:
@@ -220,8 +221,26 @@ class Answerer:
             if sid not in citations:
                 citations[sid] = _citation(len(citations) + 1, c.evidence, c.support)
             parts.append(f"{c.claim} [{citations[sid].n}]")
-        return Answer(question, " ".join(parts), tuple(citations.values()), False, "generated",
-                      standalone_question=standalone, model=self.generator.name, timings=t)
+        answer = Answer(question, " ".join(parts), tuple(citations.values()), False, "generated",
+                        standalone_question=standalone, model=self.generator.name, timings=t)
+        return self._note_disagreement(answer, question, evidence)
+
+    def _note_disagreement(self, answer: Answer, question: str, evidence: list[Evidence]) -> Answer:
+        """When another article that could answer states a different amount, say so and cite it too."""
+        cited = [c.text for c in answer.citations]
+        articles = {c.article_id for c in answer.citations}
+        idf = self.retriever.bm25.idf
+        # the other sentence must answer the question about as fully as the one the answer rests on
+        need = 0.8 * max(coverage(question, text, idf) for text in cited)
+        for ev in evidence:
+            if (ev.article.id not in articles and self.answerable(question, ev, agreed=True)
+                    and coverage(question, ev.sentence.text, idf) >= need
+                    and all(conflicting_amounts(question, text, ev.sentence.text) for text in cited)):
+                other = _citation(len(answer.citations) + 1, ev, ev.score)
+                title = f"“{ev.article.title}”" if ev.article.title else "Another article"
+                text = f"{answer.text} Sources disagree: {title} says: {ev.sentence.text} [{other.n}]"
+                return replace(answer, text=text, citations=(*answer.citations, other), sources_disagree=True)
+        return answer
 
     def _extractive(self, question: str, standalone: str, best: Evidence, t: dict[str, float]) -> Answer:
         cite = _citation(1, best, best.score)

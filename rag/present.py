@@ -134,7 +134,8 @@ def answer_html(turn: int, question: str, answer: Answer, articles: dict[str, Ar
         panel = sources_panel(shown, "Closest sentences found")
     else:
         cited = {c.n for c in answer.citations}
-        body = (f'<div class="rag-answer" data-final="1"><span class="rag-text">'
+        badge = '<span class="rag-badge rag-disagree">Sources disagree</span> ' if answer.sources_disagree else ""
+        body = (f'<div class="rag-answer" data-final="1">{badge}<span class="rag-text">'
                 f'{answer_text_html(answer.text, cited)}</span></div>')
         shown = answer.citations
         panel = sources_panel(shown, "Sources")
@@ -435,6 +436,7 @@ CSS = """
 .rag-badge { display: inline-block; font-size: 0.8em; font-weight: 600; border-radius: 6px; padding: 1px 6px;
   margin-right: 6px; background: #d97706; color: white; }
 .rag-error .rag-badge { background: #dc2626; }
+.rag-disagree { background: #7c3aed; }
 a.rag-cite { font-weight: 600; text-decoration: none; color: var(--color-accent); cursor: pointer;
   padding: 0 1px; border-radius: 4px; }
 a.rag-cite:hover, a.rag-cite.rag-active { background: var(--color-accent-soft); }

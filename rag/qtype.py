@@ -88,3 +88,33 @@ def has_answer_type(sentence: str, question: str) -> bool:
         caps = [w for i, w in enumerate(raw) if i > 0 and w[:1].isupper()]
         return any(_stem(normalize(w)) not in q for w in caps if normalize(w))
     return len(stems(sentence) - q) >= 2
+
+
+_QUANTITY = re.compile(r"(?<![\w.])(\d+(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s*(million|billion|thousand|bn|m|k)\b)?", re.I)
+_YEAR = re.compile(r"(19|20)\d\d")  # "2019" is a year, not an amount; "2,019" would be an amount
+_SCALE_WORDS = {"hundred", "thousand", "million", "billion"}  # "4.2 million" is one amount, not two
+_SCALE = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
+
+
+def quantities(text: str) -> set[float]:
+    """The amounts a sentence states: '4.2 million' = '4,200,000', 'twelve' = '12', '20%' = '20 percent'.
+    Years (1900-2099 written as four digits) are dates, not amounts."""
+    found = {float(n.replace(",", "")) * _SCALE.get((scale or "").lower(), 1.0) for n, scale in _QUANTITY.findall(text)
+             if not (scale is None or scale == "") or not _YEAR.fullmatch(n)}
+    found |= {float(NUMBER_WORDS[w]) for w in normalize(text).split() if w in NUMBER_WORDS and w not in _SCALE_WORDS}
+    return found
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= 0.01 * max(abs(a), abs(b))
+
+
+def conflicting_amounts(question: str, one: str, other: str) -> bool:
+    """For a "how many/much" question: do two sentences state different amounts (none shared), leaving aside the
+    question's own numbers. Both must state some amount; a rounding difference (1%) is not a disagreement."""
+    if expected_type(question) != "number":
+        return False
+    asked = quantities(question)
+    a = {x for x in quantities(one) if not any(_same(x, q) for q in asked)}
+    b = {x for x in quantities(other) if not any(_same(x, q) for q in asked)}
+    return bool(a and b) and not any(_same(x, y) for x in a for y in b)
