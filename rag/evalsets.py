@@ -250,11 +250,17 @@ def _rgb_items(root: Path, refusal: bool) -> list[Item]:
     # One corpus serves all questions, so in the refusal set no snippet may answer any question: drop the
     # negatives that are another question's positive or contain any question's answer (e.g. related World Cup
     # questions answer each other).
+    # RGB marks a negative by exact string match, so many "negatives" still answer in other words ("released May
+    # 2012" for "May 15, 2012", "director Cristophe Gans"): also drop those holding a key of their own question's
+    # answer (its year, else its last long word).
     positives = {t for rec in records for t in rec["positive"]}
     all_answers = {a.casefold() for rec in records for a in _flatten(rec["answer"])}
 
-    def answers_something(text: str) -> bool:
-        return text in positives or any(a in text.casefold() for a in all_answers)
+    def answers_something(text: str, own: tuple[str, ...]) -> bool:
+        folded = text.casefold()
+        keys = {k for a in own for k in _answer_keys(a.casefold())}
+        return (text in positives or any(a in folded for a in all_answers)
+                or any(re.search(rf"\b{re.escape(k)}\b", folded) for k in keys))
 
     items: list[Item] = []
     for rec in records:
@@ -262,13 +268,23 @@ def _rgb_items(root: Path, refusal: bool) -> list[Item]:
         negative = snippets(rec["id"], "n", rec["negative"])
         qid, query = f"rgb-{rec['id']}", rec["query"].strip()
         if refusal:
-            safe = tuple(a for a in negative if not answers_something(a.text))
+            safe = tuple(a for a in negative if not answers_something(a.text, _flatten(rec["answer"])))
             items.append(Item(Question(qid, query, (), False, (), "unanswerable"), safe))
         else:
             question = Question(qid, query, _flatten(rec["answer"]), True, tuple(dict.fromkeys(a.id for a in positive)),
                                 "rgb")
             items.append(Item(question, positive + negative))
     return items
+
+
+def _answer_keys(answer: str) -> set[str]:
+    """What a text must hold to (possibly) give this answer in other words: its years, else its last word of
+    4+ characters, else the whole answer."""
+    years = set(re.findall(r"\b(?:1[89]|20)\d\d\b", answer))
+    if years:
+        return years
+    words = [w for w in re.findall(r"[^\W_][\w'-]*", answer) if len(w) >= 4]
+    return {words[-1]} if words else {answer}
 
 
 def _flatten(answer: object) -> tuple[str, ...]:

@@ -257,8 +257,7 @@ def resolve_set(name_or_dir: str, limit: int) -> QuestionSet:
         return load_set(Path(__file__).resolve().parents[1] / "evals" / "seed")
     if name_or_dir in evalsets.BUILTIN:
         out = CACHE / "sets" / f"{name_or_dir}-{limit or 'all'}"
-        if not (out / "questions.jsonl").exists():
-            evalsets.build_set(name_or_dir, out, limit)
+        evalsets.build_set(name_or_dir, out, limit)  # rebuilt each run (seconds): an adapter change must show
         qs = load_set(out)
         local = Path(__file__).resolve().parents[1] / "evals" / f"{name_or_dir}.toml"
         if local.exists():  # thresholds for the built-in sets live in the repository
