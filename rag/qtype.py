@@ -13,7 +13,7 @@ NUMBER_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", 
                 "billion": "1000000000"}
 MONTHS = ("january february march april may june july august september october november december "
           "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday "
-          "sunday today yesterday week weekend month year").split()
+          "sunday").split()  # not "today", "last year": a relative date does not say when
 
 _TYPES = (
     ("number", re.compile(r"\bhow (many|much|old|long|far|big|large)\b|\bwhat (share|percentage|percent|number|"
@@ -69,13 +69,22 @@ def numbers(text: str) -> set[str]:
     return set(re.findall(r"\d+(?:[.,]\d+)?", text))
 
 
+def codes(text: str) -> set[str]:
+    """Names that mix letters and digits: "Pixel 5a", "Q3", "PS5", "G7" → {"5a", "q3", "ps5", "g7"}."""
+    return {w for w in normalize(text).split() if re.search(r"\d", w) and re.search(r"[a-z]", w)}
+
+
 def keeps_constraints(question: str, sentence: str) -> bool:
-    """A question about "2021" is not answered by a sentence about 2023: the question's numbers must be there."""
-    return numbers(question) <= numbers(sentence)
+    """A question about "2021" is not answered by a sentence about 2023, nor one about the Pixel 5a by a sentence
+    about the Pixel 4a: the question's numbers and letter-digit names must be there."""
+    return numbers(question) <= numbers(sentence) and codes(question) <= set(normalize(sentence).split())
 
 
 def has_answer_type(sentence: str, question: str) -> bool:
-    """Does the sentence contain something of the kind the question asks for, beyond the question's words?"""
+    """Does the sentence contain something of the kind the question asks for, beyond the question's words?
+    A sentence that itself asks a question answers nothing."""
+    if sentence.rstrip(" .…\"'”’)").endswith("?"):
+        return False
     kind = expected_type(question)
     q = stems(question)
     raw = sentence.split()

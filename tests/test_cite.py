@@ -16,7 +16,7 @@ from rag.cite import (
     snap,
     support,
 )
-from rag.qtype import coverage, expected_type, has_answer_type
+from rag.qtype import coverage, expected_type, has_answer_type, keeps_constraints
 from rag.retrieve import Evidence
 from rag.sentences import split_sentences
 
@@ -256,6 +256,10 @@ def test_expected_type(question: str, kind: str) -> None:
     ("Air defenses intercepted several drones.", "How many drones were intercepted?", False),
     ("The talks were held in May.", "When were the talks held?", True),
     ("The talks were held recently.", "When were the talks held?", False),
+    ("The game was released last year.", "When was the game released?", False),  # relative: does not say when
+    ("The game was released on Friday.", "When was the game released?", True),
+    ("What would a Christopher Nolan-directed version look like?", "Who directed The Avengers?", False),
+    ("Who will lead the delegation, Umerov or Kim?", "Who leads the delegation?", False),
 ])
 def test_has_answer_type(sentence: str, question: str, expected: bool) -> None:
     assert has_answer_type(sentence, question) is expected
@@ -279,3 +283,14 @@ def test_coverage_with_idf_weights_rare_terms() -> None:
 def test_coverage_of_a_question_without_content_words_is_zero() -> None:
     assert coverage("Who is it?", "Umerov leads it.") == 0.0
     assert coverage("", "Umerov leads it.", {"x": 2.0}) == 0.0
+
+
+@pytest.mark.parametrize(("question", "sentence", "expected"), [
+    ("Who won in 2021?", "She won in 2021.", True),
+    ("Who won in 2021?", "She won in 2023.", False),
+    ("When was the Pixel 5a announced?", "The Pixel 5a was announced in August.", True),
+    ("When was the Pixel 5a announced?", "The Pixel 6a is an upgrade on the Pixel 4a (5G).", False),
+    ("What was Tesla's revenue in Q3?", "Q3 revenue was $8.8 billion.", True),
+])
+def test_keeps_constraints_numbers_and_letter_digit_names(question: str, sentence: str, expected: bool) -> None:
+    assert keeps_constraints(question, sentence) is expected
