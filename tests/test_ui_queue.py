@@ -94,3 +94,41 @@ def test_uploads_over_the_size_limit_are_refused(app_url: str) -> None:
     small = httpx.post(app_url + "gradio_api/upload", files={"files": ("ok.txt", b"A sentence.", "text/plain")},
                        timeout=60)
     assert small.status_code == 200 and small.json()[0].endswith("ok.txt")
+
+
+def test_the_page_binds_to_loopback_unless_told_otherwise(monkeypatch) -> None:
+    import ui
+
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    assert ui.host_and_port() == ("127.0.0.1", 7860)
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "8080")
+    assert ui.host_and_port() == ("0.0.0.0", 8080)
+    assert ui.host_and_port("127.0.0.1", 9000) == ("127.0.0.1", 9000)  # flags win over the environment
+
+
+def test_optional_login_guards_the_page_and_its_api(seed_library, monkeypatch) -> None:
+    import httpx
+    import ui
+    from rag.settings import Settings
+
+    monkeypatch.setenv("RAG_UI_USER", "reporter")
+    monkeypatch.setenv("RAG_UI_PASSWORD", "s3cret-desk")
+    demo = ui.build_app(Settings(index_dir=seed_library.index_dir), seeds_dir=None)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ui.launch(demo, "127.0.0.1", port, block=False)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        upload = {"files": ("ok.txt", b"A sentence.", "text/plain")}
+        assert httpx.post(url + "gradio_api/upload", files=upload, timeout=30).status_code == 401
+        with httpx.Client(base_url=url, timeout=30) as client:
+            wrong = client.post("login", data={"username": "reporter", "password": "guess"})
+            assert wrong.status_code == 400
+            assert client.post("gradio_api/upload", files=upload).status_code == 401
+            assert client.post("login", data={"username": "reporter", "password": "s3cret-desk"}).status_code == 200
+            assert client.post("gradio_api/upload", files=upload).status_code == 200
+    finally:
+        demo.close()
