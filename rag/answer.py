@@ -22,6 +22,7 @@ INSTRUCTION = (
 _NO_ANSWER = re.compile(r"not in (the )?articles|not (mentioned|stated|specified|provided|given)|no information|"
                         r"(do|does|did)n[o']?t (say|mention|specify)|\bunknown\b|cannot (be )?(determined|answer)",
                         re.IGNORECASE)
+CONTEXT_SENTENCES = 64  # more than the retrieved chunks hold: all their sentences, ranked
 _FOLLOW_UP = re.compile(r"\b(that|this|it|its|they|them|their|there|he|she|his|her|those|these|then)\b", re.I)
 
 
@@ -137,11 +138,12 @@ class Answerer:
         standalone = condense(question, history or [])
         t["condense"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        retrieval = self.retriever.retrieve(standalone, filters, rank_by=question)
+        retrieval = self.retriever.retrieve(standalone, filters, rank_by=question, max_sentences=CONTEXT_SENTENCES)
         t["retrieve"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        evidence = [ev for ev in retrieval.sentences if not looks_like_injection(ev.sentence.text)]
-        evidence = evidence[: self.evidence_sentences]
+        # every sentence the model reads may back a claim; the best few are numbered in the prompt
+        context = [ev for ev in retrieval.sentences if not looks_like_injection(ev.sentence.text)]
+        evidence = context[: self.evidence_sentences]
         t["rank"] = time.perf_counter() - t0
         if not evidence or evidence[0].score < self.refuse_below:
             yield replace(self._refusal(question, standalone, evidence, t), retrieved=_retrieved_ids(retrieval))
@@ -158,7 +160,7 @@ class Answerer:
         t["generate"] = time.perf_counter() - t0
         t["first_token"] = first if first is not None else t["generate"]
         t0 = time.perf_counter()
-        answer = self.check("".join(raw), question, evidence, t, standalone)
+        answer = self.check("".join(raw), question, context, t, standalone)
         t["verify"] = time.perf_counter() - t0
         yield replace(answer, retrieved=_retrieved_ids(retrieval), timings=t, draft="".join(raw))
 
