@@ -80,6 +80,27 @@ def keeps_constraints(question: str, sentence: str) -> bool:
     return numbers(question) <= numbers(sentence) and codes(question) <= set(normalize(sentence).split())
 
 
+_GENERIC_COUNTS = {"people", "persons", "person", "others", "times", "percent", "of", "more", "other"}
+
+
+def counted_noun(question: str) -> str:
+    """What "how many" counts: "How many glide bombs were dropped?" → "bomb" (the stem of the last word of the
+    noun phrase); "" when the count is generic (people, times) or there is no noun ("How many were hurt?")."""
+    m = re.search(r"\bhow many ((?:[a-z'-]+ ){0,3}?)(?:were|was|are|is|did|do|does|have|has|had|will|would|can|could|"
+                  r"of|in|on|at|from|for|to|\?|$)", normalize(question) + " ", re.I)
+    phrase = m.group(1).split() if m else []
+    while phrase and phrase[-1].endswith("ed"):  # "how many people died" / "protesters arrested": a verb
+        phrase.pop()
+    if not phrase or any(w in _GENERIC_COUNTS for w in phrase) or phrase[-1] in STOPWORDS:
+        return ""
+    return _stem(phrase[-1])
+
+
+def _same_stem(stem: str, word: str) -> bool:
+    other = _stem(word)
+    return other == stem or (min(len(other), len(stem)) >= 3 and (other.startswith(stem) or stem.startswith(other)))
+
+
 def has_answer_type(sentence: str, question: str) -> bool:
     """Does the sentence contain something of the kind the question asks for, beyond the question's words?
     A sentence that itself asks a question answers nothing."""
@@ -89,7 +110,12 @@ def has_answer_type(sentence: str, question: str) -> bool:
     q = stems(question)
     raw = sentence.split()
     if kind == "number":
-        return any(_stem(w) not in q and (w.isdigit() or w in NUMBER_WORDS) for w in normalize(sentence).split())
+        norm = normalize(sentence).split()
+        slots = [i for i, w in enumerate(norm) if _stem(w) not in q and (w.isdigit() or w in NUMBER_WORDS)]
+        noun = counted_noun(question)
+        if noun:  # "how many prisoners": a number that counts prisoners, not "two rounds"
+            return any(_same_stem(noun, w) for i in slots for w in norm[i + 1 : i + 6])
+        return bool(slots)
     if kind == "date":
         norm = normalize(sentence).split()
         return any(w in MONTHS or re.fullmatch(r"(1[89]|20)\d\d", w) for w in norm if _stem(w) not in q)

@@ -16,7 +16,7 @@ from rag.cite import (
     snap,
     support,
 )
-from rag.qtype import coverage, expected_type, has_answer_type, keeps_constraints
+from rag.qtype import counted_noun, coverage, expected_type, has_answer_type, keeps_constraints
 from rag.retrieve import Evidence
 from rag.sentences import split_sentences
 
@@ -256,6 +256,12 @@ def test_expected_type(question: str, kind: str) -> None:
     ("Air defenses intercepted several drones.", "How many drones were intercepted?", False),
     ("The talks were held in May.", "When were the talks held?", True),
     ("The talks were held recently.", "When were the talks held?", False),
+    ("The previous two rounds of talks resulted in limited progress.",
+     "How many prisoners of war were exchanged in the previous rounds of talks?", False),  # counts rounds
+    ("Both sides exchanged 1,200 prisoners of war.", "How many prisoners of war were exchanged?", True),
+    ("Air defenses intercepted 35 Ukrainian long-range drones.", "How many Ukrainian drones were intercepted?",
+     True),
+    ("Five others were injured.", "How many other people were injured?", True),  # generic count: any number
     ("The game was released last year.", "When was the game released?", False),  # relative: does not say when
     ("The game was released on Friday.", "When was the game released?", True),
     ("What would a Christopher Nolan-directed version look like?", "Who directed The Avengers?", False),
@@ -294,3 +300,17 @@ def test_coverage_of_a_question_without_content_words_is_zero() -> None:
 ])
 def test_keeps_constraints_numbers_and_letter_digit_names(question: str, sentence: str, expected: bool) -> None:
     assert keeps_constraints(question, sentence) is expected
+
+
+@pytest.mark.parametrize(("question", "noun"), [
+    ("How many glide bombs were dropped on Sumy?", "bomb"),
+    ("How many prisoners of war were exchanged?", "priso"),
+    ("How many gold medals did Norway win?", "medal"),
+    ("How many protesters arrested?", "prote"),
+    ("How many people died?", ""),
+    ("How many other people were injured there?", ""),
+    ("How many were hurt?", ""),
+    ("How much did it cost?", ""),
+])
+def test_counted_noun(question: str, noun: str) -> None:
+    assert counted_noun(question) == noun

@@ -110,6 +110,7 @@ def test_the_page_binds_to_loopback_unless_told_otherwise(monkeypatch) -> None:
 
 def test_optional_login_guards_the_page_and_its_api(seed_library, monkeypatch) -> None:
     import httpx
+
     import ui
     from rag.settings import Settings
 
