@@ -9,6 +9,7 @@ Two engines compute the same vectors (they agree to ~3e-7, tests/test_minilm.py)
 from __future__ import annotations
 
 import os
+import threading
 from typing import Protocol
 
 import numpy as np
@@ -38,6 +39,7 @@ class MiniLM:
         self.threads = threads
         self._model = None
         self._numpy = None
+        self._load_lock = threading.Lock()  # the web UI answers several sessions at once: load each engine once
 
     @staticmethod
     def model_dir() -> str:
@@ -49,23 +51,25 @@ class MiniLM:
 
     @property
     def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily
-        if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            import torch
-            from sentence_transformers import SentenceTransformer
+        with self._load_lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                import torch
+                from sentence_transformers import SentenceTransformer
 
-            if self.threads:
-                torch.set_num_threads(self.threads)
-            self._model = SentenceTransformer(self.model_dir(), device="cpu")
+                if self.threads:
+                    torch.set_num_threads(self.threads)
+                self._model = SentenceTransformer(self.model_dir(), device="cpu")
         return self._model
 
     @property
     def numpy_model(self):  # noqa: ANN201 - NumpyMiniLM
-        if self._numpy is None:
-            from rag.minilm import NumpyMiniLM
+        with self._load_lock:
+            if self._numpy is None:
+                from rag.minilm import NumpyMiniLM
 
-            self._numpy = NumpyMiniLM(self.model_dir())
+                self._numpy = NumpyMiniLM(self.model_dir())
         return self._numpy
 
     def embed(self, texts: list[str]) -> np.ndarray:

@@ -86,8 +86,8 @@ _GENERIC_COUNTS = {"people", "persons", "person", "others", "times", "percent", 
 def counted_noun(question: str) -> str:
     """What "how many" counts: "How many glide bombs were dropped?" → "bomb" (the stem of the last word of the
     noun phrase); "" when the count is generic (people, times) or there is no noun ("How many were hurt?")."""
-    m = re.search(r"\bhow many ((?:[a-z'-]+ ){0,3}?)(?:were|was|are|is|did|do|does|have|has|had|will|would|can|could|"
-                  r"of|in|on|at|from|for|to|\?|$)", normalize(question) + " ", re.I)
+    m = re.search(r"\bhow many ((?:[a-z'-]+ ){0,3}?)(?:(?:were|was|are|is|did|do|does|have|has|had|will|would|can|"
+                  r"could|of|in|on|at|from|for|to)\b|$)", normalize(question) + " ", re.I)
     phrase = m.group(1).split() if m else []
     while phrase and phrase[-1].endswith("ed"):  # "how many people died" / "protesters arrested": a verb
         phrase.pop()
@@ -125,19 +125,49 @@ def has_answer_type(sentence: str, question: str) -> bool:
     return len(stems(sentence) - q) >= 2
 
 
-_QUANTITY = re.compile(r"(?<![\w.])(\d+(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s*(million|billion|thousand|bn|m|k)\b)?", re.I)
+_QUANTITY = re.compile(r"(?<![\w.\-])(\d+(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s*(million|billion|thousand|bn)\b)?(?![\w\-])",
+                       re.I)
 _YEAR = re.compile(r"(19|20)\d\d")  # "2019" is a year, not an amount; "2,019" would be an amount
-_SCALE_WORDS = {"hundred", "thousand", "million", "billion"}  # "4.2 million" is one amount, not two
-_SCALE = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
+_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "bn": 1e9}
+_UNITS = {w: float(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve "
+                                            "thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10.0 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split())
+         if i > 1}
+
+
+def _word_amounts(text: str) -> set[float]:
+    """Amounts written in words, each run read as one: "twenty-five" = 25, "two hundred" = 200,
+    "twelve million" = 12,000,000, "a dozen" = 12."""
+    found: set[float] = set()
+    total = current = 0.0
+    in_run = False
+    for w in normalize(text).split() + [""]:
+        if w in _UNITS or w in _TENS or w == "dozen":
+            current += _UNITS.get(w, _TENS.get(w, 12.0 if w == "dozen" else 0.0))
+        elif w == "and" and in_run and current >= 100:  # "two hundred and five"
+            continue
+        elif w == "hundred" and in_run:
+            current *= 100
+        elif w in ("thousand", "million", "billion") and in_run:
+            total += current * _SCALE[w]
+            current = 0.0
+        else:
+            if in_run:
+                found.add(total + current)
+            total = current = 0.0
+            in_run = False
+            continue
+        in_run = True
+    return found
 
 
 def quantities(text: str) -> set[float]:
-    """The amounts a sentence states: '4.2 million' = '4,200,000', 'twelve' = '12', '20%' = '20 percent'.
-    Years (1900-2099 written as four digits) are dates, not amounts."""
+    """The amounts a sentence states: '4.2 million' = '4,200,000', 'twenty-five' = '25', '20%' = '20 percent'.
+    Years (1900-2099 written as four digits) are dates, not amounts; '21st', 'COVID-19' and 'Pixel 5a' are not
+    amounts either."""
     found = {float(n.replace(",", "")) * _SCALE.get((scale or "").lower(), 1.0) for n, scale in _QUANTITY.findall(text)
-             if not (scale is None or scale == "") or not _YEAR.fullmatch(n)}
-    found |= {float(NUMBER_WORDS[w]) for w in normalize(text).split() if w in NUMBER_WORDS and w not in _SCALE_WORDS}
-    return found
+             if scale or not _YEAR.fullmatch(n)}
+    return found | _word_amounts(text)
 
 
 def _same(a: float, b: float) -> bool:

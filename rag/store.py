@@ -10,6 +10,7 @@ search uses instead of the exact one (see rag.ann); vectors.faiss stays the sour
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -228,7 +229,8 @@ def save(store: Store, index_dir: Path) -> Path:
     import faiss
 
     index_dir = Path(index_dir)
-    tmp: Path | None = None
+    tmp: Path | None = None  # the version being written, removed again if the save fails
+    switched = False  # CURRENT already names the new version
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
         previous = (index_dir / "CURRENT").read_text().strip() if (index_dir / "CURRENT").exists() else ""
@@ -253,14 +255,21 @@ def save(store: Store, index_dir: Path) -> Path:
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
+        tmp = final  # not yet current: a failure from here on removes it too
         pointer = index_dir / f".CURRENT-{os.getpid()}"
         pointer.write_text(name)
         _fsync_file(pointer)
         os.replace(pointer, index_dir / "CURRENT")
+        switched, tmp = True, None
         _fsync_dir(index_dir)
     except (OSError, RuntimeError) as e:  # faiss reports a failed write (e.g. a full disk) as RuntimeError
+        if switched:
+            raise RagError(f"The index at {index_dir} was written, but syncing its folder to disk failed ({e}); "
+                           "it is in use, and a power cut now could lose the last change.") from e
         if tmp is not None:  # a half-written version must not keep holding the space a retry needs
             shutil.rmtree(tmp, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (index_dir / f".CURRENT-{os.getpid()}").unlink(missing_ok=True)
         reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[-1][:200]
         raise RagError(f"Could not write the index at {index_dir}: {reason}. The previous index is "
                        "unchanged; free disk space or fix the folder's permissions, then retry.") from e

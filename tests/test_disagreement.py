@@ -29,6 +29,11 @@ POST = make_article("Twelve dead in Riverton", "Twelve people were killed by the
 def test_amounts_are_read_the_way_a_reader_would() -> None:
     assert quantities("It will cost 4.2 million dollars, or $4,200,000, in 2019.") == {4_200_000.0}
     assert quantities("twelve people, 20% of them children") == {12.0, 20.0}
+    assert quantities("Twenty-five died; two hundred and five were hurt; twelve million fled.") == {25.0, 205.0,
+                                                                                                  12_000_000.0}
+    assert quantities("On the 21st, COVID-19 cases near the Pixel 5a stand") == set()  # not amounts
+    assert not conflicting_amounts("How many died?", "25 people died.", "Twenty-five people died.")
+    assert not conflicting_amounts("How many fled?", "12 million fled.", "Twelve million people fled.")
     q = "How many people did the flood kill?"
     assert conflicting_amounts(q, "The flood killed 12 people.", "The flood killed 15 people.")
     assert not conflicting_amounts(q, "The flood killed 12 people.", "Twelve people died in the flood.")

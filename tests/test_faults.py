@@ -139,3 +139,39 @@ def test_really_read_only_index_folder_is_a_clear_error_and_still_answers(tmp_pa
         assert lib.search("value was 1002", k=3)  # and so does searching
     finally:
         remount("rw")
+
+
+def test_failure_after_the_version_is_in_place_leaves_no_stray_folder(tmp_path: Path, hash_embedder,
+                                                                       monkeypatch) -> None:
+    index = tmp_path / "index"
+    lib = Library(index, embedder=hash_embedder)
+    lib.ingest([_articles(tmp_path, 3)])
+    before = sorted(p.name for p in index.iterdir())
+
+    def no_space(path: Path) -> None:  # the CURRENT pointer cannot be synced: the disk filled meanwhile
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store_mod, "_fsync_file", no_space)
+    with pytest.raises(RagError, match="No space left on device.*previous index is unchanged"):
+        lib.ingest([_articles(tmp_path, 5)])
+    assert sorted(p.name for p in index.iterdir()) == before  # no v000002, no .CURRENT-<pid>
+    assert store_mod.load(index).stats()["articles"] == 3
+
+
+def test_failure_to_sync_after_the_switch_says_the_index_was_written(tmp_path: Path, hash_embedder,
+                                                                     monkeypatch) -> None:
+    index = tmp_path / "index"
+    lib = Library(index, embedder=hash_embedder)
+    lib.ingest([_articles(tmp_path, 3)])
+    real = store_mod._fsync_dir
+
+    def fail_on_index_dir(path: Path) -> None:
+        if Path(path) == index:
+            raise OSError(errno.EIO, "Input/output error")
+        real(path)
+
+    monkeypatch.setattr(store_mod, "_fsync_dir", fail_on_index_dir)
+    with pytest.raises(RagError, match="was written, but syncing its folder to disk failed"):
+        lib.ingest([_articles(tmp_path, 5)])
+    monkeypatch.undo()
+    assert store_mod.load(index).stats()["articles"] == 8  # the new version is the one in use

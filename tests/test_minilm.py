@@ -48,8 +48,11 @@ def test_batching_and_order_do_not_change_vectors(numpy_model):
 def test_small_batches_use_numpy_and_big_ones_torch(minilm):
     small = minilm.embed(TEXTS[:2])
     assert np.abs(small - minilm.numpy_model.encode(TEXTS[:2])).max() == 0.0
-    big = minilm.embed([f"sentence {i} about the talks" for i in range(minilm.small_batch + 1)])
+    texts = [f"sentence {i} about the talks" for i in range(minilm.small_batch + 1)]
+    big = minilm.embed(texts)
     assert big.shape == (minilm.small_batch + 1, 384)
+    assert minilm._model is not None  # the torch engine took the big batch
+    assert np.abs(big - minilm.numpy_model.encode(texts)).max() < 1e-4  # and gave the same vectors
 
 
 def test_rag_ask_never_imports_torch(seed_library):
@@ -62,6 +65,7 @@ def test_rag_ask_never_imports_torch(seed_library):
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
                           check=False)
+    assert proc.returncode == 0 and proc.stdout.strip(), proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report == {"rc": 0, "heavy": []}, proc.stderr[-2000:]
     assert "Umerov" in proc.stdout
