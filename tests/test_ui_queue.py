@@ -12,6 +12,7 @@ import resource
 import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from html import unescape
 from pathlib import Path
 
@@ -28,18 +29,27 @@ QUESTIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def app_url(seed_library) -> Iterator[str]:
+@contextmanager
+def served(index_dir: Path) -> Iterator[str]:
+    """The chat page over `index_dir` on a free loopback port, launched as `python ui.py` launches it."""
     import ui
     from rag.settings import Settings
 
-    demo = ui.build_app(Settings(index_dir=seed_library.index_dir), seeds_dir=None)
+    demo = ui.build_app(Settings(index_dir=index_dir), seeds_dir=None)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     ui.launch(demo, "127.0.0.1", port, block=False)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(seed_library) -> Iterator[str]:
+    with served(seed_library.index_dir) as url:
+        yield url
 
 
 def _text(html: str) -> str:
@@ -111,18 +121,9 @@ def test_the_page_binds_to_loopback_unless_told_otherwise(monkeypatch) -> None:
 def test_optional_login_guards_the_page_and_its_api(seed_library, monkeypatch) -> None:
     import httpx
 
-    import ui
-    from rag.settings import Settings
-
     monkeypatch.setenv("RAG_UI_USER", "reporter")
     monkeypatch.setenv("RAG_UI_PASSWORD", "s3cret-desk")
-    demo = ui.build_app(Settings(index_dir=seed_library.index_dir), seeds_dir=None)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    ui.launch(demo, "127.0.0.1", port, block=False)
-    url = f"http://127.0.0.1:{port}/"
-    try:
+    with served(seed_library.index_dir) as url:
         upload = {"files": ("ok.txt", b"A sentence.", "text/plain")}
         assert httpx.post(url + "gradio_api/upload", files=upload, timeout=30).status_code == 401
         with httpx.Client(base_url=url, timeout=30) as client:
@@ -131,5 +132,3 @@ def test_optional_login_guards_the_page_and_its_api(seed_library, monkeypatch) -
             assert client.post("gradio_api/upload", files=upload).status_code == 401
             assert client.post("login", data={"username": "reporter", "password": "s3cret-desk"}).status_code == 200
             assert client.post("gradio_api/upload", files=upload).status_code == 200
-    finally:
-        demo.close()
