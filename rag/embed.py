@@ -30,7 +30,7 @@ class MiniLM:
     name = "sentence-transformers/all-MiniLM-L6-v2"
     dim = 384
 
-    # Batches up to this size go through numpy: a question, the ~30 sentences ranked per answer,
+    # Batches up to this size go through numpy: a question, the ~20 sentences ranked per answer,
     # a small upload. Numpy matches torch speed on short texts and skips its ~5 s import.
     small_batch = 64
 
@@ -75,7 +75,8 @@ class MiniLM:
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if len(texts) <= self.small_batch:
+        # up to 4x that while torch is not loaded yet: its ~5 s import costs more than numpy's slower pass
+        if len(texts) <= self.small_batch or (self._model is None and len(texts) <= 4 * self.small_batch):
             return self.numpy_model.encode(texts)
         vecs = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False)

@@ -45,14 +45,21 @@ def test_batching_and_order_do_not_change_vectors(numpy_model):
     assert numpy_model.encode([]).shape == (0, 384)
 
 
-def test_small_batches_use_numpy_and_big_ones_torch(minilm):
-    small = minilm.embed(TEXTS[:2])
-    assert np.abs(small - minilm.numpy_model.encode(TEXTS[:2])).max() == 0.0
-    texts = [f"sentence {i} about the talks" for i in range(minilm.small_batch + 1)]
-    big = minilm.embed(texts)
-    assert big.shape == (minilm.small_batch + 1, 384)
-    assert minilm._model is not None  # the torch engine took the big batch
-    assert np.abs(big - minilm.numpy_model.encode(texts)).max() < 1e-4  # and gave the same vectors
+def test_small_batches_use_numpy_and_big_ones_torch() -> None:
+    from rag.embed import MiniLM
+
+    fresh = MiniLM()
+    small = fresh.embed(TEXTS[:2])
+    assert np.abs(small - fresh.numpy_model.encode(TEXTS[:2])).max() == 0.0
+    middling = [f"sentence {i} about the talks" for i in range(fresh.small_batch + 1)]
+    fresh.embed(middling)
+    assert fresh._model is None  # torch not loaded yet: numpy takes up to 4x small_batch rather than import it
+    texts = [f"sentence {i} about the talks" for i in range(4 * fresh.small_batch + 1)]
+    big = fresh.embed(texts)
+    assert big.shape == (len(texts), 384)
+    assert fresh._model is not None  # the torch engine took the big batch
+    assert np.abs(big - fresh.numpy_model.encode(texts)).max() < 1e-4  # and gave the same vectors
+    assert np.abs(fresh.embed(middling) - fresh.numpy_model.encode(middling)).max() < 1e-4  # torch now
 
 
 def test_rag_ask_never_imports_torch(seed_library):
