@@ -176,11 +176,11 @@ def _int8_copy(model: Any) -> Any:
 def worker_embedding(n_questions: str) -> dict[str, Any]:
     """In a fresh process: embed the same real news chunks and questions several ways; speed and recall@10 each."""
     from rag.embed import MiniLM
-    from rag.evalsets import _realtimeqa, _sample, evaldata_dir
+    from rag.evalsets import sample_items
     from rag.ingest import article_chunks
     from rag.settings import Settings
 
-    items = _sample(_realtimeqa(evaldata_dir()), int(n_questions))
+    items = sample_items("realtimeqa", int(n_questions))
     articles = {a.id: a for item in items for a in item.articles}
     settings = Settings()
     texts: list[str] = []

@@ -67,12 +67,8 @@ def evaldata_dir() -> Path:
 
 def build_set(name: str, out_dir: Path, limit: int = 0) -> Path:
     """Write question set `name` into out_dir; limit > 0 keeps a fixed sample of that many questions."""
-    if name not in _SOURCES:
-        raise RagError(f"Unknown question set {name!r}; choose one of: {', '.join(BUILTIN)}.")
-    if limit < 0:
-        raise RagError(f"--limit must be 0 (all questions) or more, not {limit}.")
+    items = sample_items(name, limit)  # checks the name and the limit
     source = _SOURCES[name]
-    items = _sample(source.items(evaldata_dir()), limit)
     corpus: dict[str, Article] = {}
     for item in items:
         for art in item.articles:
@@ -84,6 +80,15 @@ def build_set(name: str, out_dir: Path, limit: int = 0) -> Path:
     (out_dir / "set.toml").write_text(f"name = {_toml_str(name)}\ndescription = {_toml_str(description)}\n"
                                       f'corpus = "corpus.jsonl"\n\n[thresholds]\n', encoding="utf-8")
     return out_dir
+
+
+def sample_items(name: str, limit: int = 0) -> list[Item]:
+    """The questions of set `name` with the articles each brings; limit > 0 keeps the fixed sample build_set keeps."""
+    if name not in _SOURCES:
+        raise RagError(f"Unknown question set {name!r}; choose one of: {', '.join(BUILTIN)}.")
+    if limit < 0:
+        raise RagError(f"--limit must be 0 (all questions) or more, not {limit}.")
+    return _sample(_SOURCES[name].items(evaldata_dir()), limit)
 
 
 def _sample(items: list[Item], limit: int) -> list[Item]:
