@@ -6,11 +6,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from rag.answer import Answer, Answerer, Turn
+from rag.answer.conversation import Conversation, Turn
+from rag.answer.pipeline import Answerer
+from rag.answer.records import Answer
+from rag.answer.retrieve import Filters
 from rag.embed import Embedder
 from rag.generate import Generator, make_generator
 from rag.library import Library
-from rag.retrieve import Filters
 from rag.settings import Settings
 
 
@@ -51,9 +53,13 @@ class Assistant:
 @dataclass
 class ChatSession:
     assistant: Assistant
-    history: list[Turn] = field(default_factory=list)
+    conversation: Conversation = field(default_factory=Conversation)
+
+    @property
+    def history(self) -> list[Turn]:
+        return self.conversation.turns
 
     def send(self, message: str, filters: Filters | None = None) -> Answer:
         answer = self.assistant.ask(message, self.history, filters)
-        self.history.append(Turn(message, "" if answer.refused else answer.text))
+        self.conversation.add(message, answer)
         return answer

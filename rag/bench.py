@@ -177,7 +177,8 @@ def worker_embedding(n_questions: str) -> dict[str, Any]:
     """In a fresh process: embed the same real news chunks and questions several ways; speed and recall@10 each."""
     from rag.embed import MiniLM
     from rag.evalsets import sample_items
-    from rag.ingest import article_chunks
+    from rag.ingest.chunks import article_chunks
+    from rag.ingest.sentences import split_sentences
     from rag.settings import Settings
 
     items = sample_items("realtimeqa", int(n_questions))
@@ -186,7 +187,8 @@ def worker_embedding(n_questions: str) -> dict[str, Any]:
     texts: list[str] = []
     owners: list[str] = []  # the url of each chunk's article
     for art in articles.values():
-        _, chunk_texts = article_chunks(art, settings.chunk_sentences, settings.chunk_overlap)
+        _, chunk_texts = article_chunks(art.title, split_sentences(art.id, art.text), settings.chunk_sentences,
+                                       settings.chunk_overlap)
         texts += chunk_texts
         owners += [art.url] * len(chunk_texts)
     questions = [item.question.question for item in items]
@@ -351,8 +353,8 @@ def search_vectors_source(ingest_index: Path | None, n_articles: int,
         anchors = np.array(exact_vectors(store.index)[0])  # a copy: the view dies with the index
         what = f"{len(anchors)} real MiniLM chunk vectors from the ingest section"
     elif NEWS.is_dir():
-        from rag.articles import make_article
-        from rag.ingest import ingest_articles
+        from rag.ingest.articles import make_article
+        from rag.ingest.pipeline import ingest_articles
         from rag.store import new_store
 
         arts = [make_article(r["title"], r["text"], url=r["url"]) for r in news_records(min(n_articles, 20))]

@@ -49,7 +49,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from rag.retrieve import Filters
+    from rag.answer.retrieve import Filters
 
     filters = Filters(tuple(args.source or ()), args.date_from or "", args.date_to or "")
     hits = _library(args).search(args.query, args.k, filters if (args.source or args.date_from or args.date_to)

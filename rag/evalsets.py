@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from rag.articles import Article
 from rag.errors import RagError
+from rag.ingest.articles import Article
 
 BUILTIN = ("realtimeqa", "quail", "rgb", "rgb-refusal")
 MIN_DISTRACTOR_CHARS = 500

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rag.answer import Answer, Turn
+from rag.answer.conversation import Turn
+from rag.answer.records import Answer
 from rag.errors import RagError
 from rag.text import normalize
 

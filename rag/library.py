@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag import store as store_mod
-from rag.articles import Article
+from rag.answer.retrieve import Evidence, Filters, Retriever
 from rag.embed import Embedder, MiniLM
-from rag.ingest import IngestSummary, ingest_articles, load_paths, open_or_create
-from rag.retrieve import Evidence, Filters, Retriever
+from rag.ingest.articles import Article
+from rag.ingest.pipeline import IngestSummary, ingest_articles, load_paths, open_or_create
 from rag.store import Store
 
 

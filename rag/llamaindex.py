@@ -25,10 +25,12 @@ from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from pydantic import PrivateAttr
 
-from rag.answer import Answer, Answerer, Citation, Turn
+from rag.answer.conversation import Conversation
+from rag.answer.pipeline import Answerer
+from rag.answer.records import Answer, Citation
+from rag.answer.retrieve import Retriever
 from rag.embed import Embedder
 from rag.generate import LlamaCpp
-from rag.retrieve import Retriever
 
 
 def citation_node(c: Citation) -> NodeWithScore:
@@ -69,21 +71,21 @@ class CitedChatEngine(BaseChatEngine):
 
     def __init__(self, answerer: Answerer) -> None:
         self._answerer = answerer
-        self._turns: list[Turn] = []
+        self._conversation = Conversation()
 
     @property
     def chat_history(self) -> list[ChatMessage]:
         msgs = []
-        for t in self._turns:
+        for t in self._conversation.turns:
             msgs += [ChatMessage(role="user", content=t.question), ChatMessage(role="assistant", content=t.answer)]
         return msgs
 
     def reset(self) -> None:
-        self._turns = []
+        self._conversation.clear()
 
     def chat(self, message: str, chat_history: list[ChatMessage] | None = None) -> AgentChatResponse:
-        answer = self._answerer.ask(message, list(self._turns))
-        self._turns.append(Turn(message, answer.text))
+        answer = self._answerer.ask(message, list(self._conversation.turns))
+        self._conversation.add(message, answer)
         return AgentChatResponse(answer.text, source_nodes=[citation_node(c) for c in answer.citations],
                                  metadata={"answer": answer})
 

@@ -20,10 +20,11 @@ from datetime import date
 from pathlib import Path
 from typing import Protocol
 
-from rag.answer import Answer, Citation, Turn
-from rag.articles import Article
+from rag.answer.conversation import Turn
+from rag.answer.records import Answer, Citation
+from rag.answer.retrieve import Filters
 from rag.errors import RagError
-from rag.retrieve import Filters
+from rag.ingest.articles import Article
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)

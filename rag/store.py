@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from rag.ann import ANN_THRESHOLD, IvfIndex
-from rag.articles import Article
 from rag.errors import IndexMismatch, IndexNotFound, RagError
-from rag.sentences import Sentence, split_sentences
+from rag.ingest.articles import Article
+from rag.ingest.chunks import chunk_text
+from rag.ingest.sentences import Sentence, split_sentences
 
 FORMAT_VERSION = 1
 
@@ -77,8 +78,7 @@ class Store:
 
     def chunk_text(self, chunk: Chunk) -> str:
         sents = self.sentences[chunk.article_id][chunk.first : chunk.last + 1]
-        title = self.articles[chunk.article_id].title
-        return f"{title}\n" + " ".join(s.text for s in sents)
+        return chunk_text(self.articles[chunk.article_id].title, sents)
 
     def search_vectors(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         n = self.index.ntotal
@@ -102,13 +102,15 @@ class Store:
             return self.ann
 
     # ---- writing -------------------------------------------------------------------------
-    def add(self, article: Article, sketch: list[int], spans: list[tuple[int, int]], vectors: np.ndarray) -> None:
-        """Add (or replace) one article whose chunk windows `spans` were embedded into `vectors`."""
+    def add(self, article: Article, sketch: list[int], spans: list[tuple[int, int]], vectors: np.ndarray,
+            sentences: list[Sentence] | None = None) -> None:
+        """Add (or replace) one article whose chunk windows `spans` were embedded into `vectors`; pass the
+        article's `sentences` when they are already split (ingestion does), else they are split here."""
         if article.id in self.articles:
             self.remove(article.id)
         self.articles[article.id] = article
         self.sketches[article.id] = sketch
-        self.sentences[article.id] = split_sentences(article.id, article.text)
+        self.sentences[article.id] = sentences if sentences is not None else split_sentences(article.id, article.text)
         ids = np.arange(self.next_chunk_id, self.next_chunk_id + len(spans), dtype=np.int64)
         self.next_chunk_id += len(spans)
         for cid, (first, last) in zip(ids, spans, strict=True):
@@ -135,21 +137,6 @@ class Store:
     def stats(self) -> dict[str, int]:
         return {"articles": len(self.articles), "sentences": sum(len(s) for s in self.sentences.values()),
                 "chunks": len(self.chunks), "vectors": int(self.index.ntotal)}
-
-
-def windows(n: int, size: int, overlap: int) -> list[tuple[int, int]]:
-    """Inclusive (first, last) sentence windows of `size` with `overlap`, covering all n sentences."""
-    if size < 1 or not 0 <= overlap < size:
-        raise RagError(f"chunk size must be >= 1 and 0 <= overlap < size; got size={size}, overlap={overlap}")
-    if n == 0:
-        return []
-    step = size - overlap
-    out = []
-    for first in range(0, n, step):
-        out.append((first, min(first + size, n) - 1))
-        if first + size >= n:
-            break
-    return out
 
 
 # ---- persistence ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from rag import store as store_mod
 from rag.ann import IvfIndex, nlist_for, recall_at
-from rag.articles import make_article
+from rag.ingest.articles import make_article
 from rag.store import Store, load, new_store, save
 
 DIM = 48

@@ -10,11 +10,13 @@ import shutil
 
 import pytest
 
-from rag.answer import Answer, Answerer, Citation, Turn, condense
-from rag.articles import make_article
+from rag.answer.conversation import Turn, condense
+from rag.answer.pipeline import Answerer
+from rag.answer.records import Answer, Citation
 from rag.assistant import Assistant
 from rag.cli import main as cli_main
 from rag.generate import Prompt
+from rag.ingest.articles import make_article
 from rag.library import Library
 from rag.settings import Settings
 

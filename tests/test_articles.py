@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import rag.articles as articles_mod
-from rag.articles import Article, Skipped, clean_text, iter_files, load_file, make_article, parse_text
+import rag.ingest.articles as articles_mod
 from rag.errors import BadInput
-from rag.ingest import load_paths
+from rag.ingest.articles import Article, Skipped, clean_text, iter_files, load_file, make_article, parse_text
+from rag.ingest.pipeline import load_paths
 
 
 def write(path: Path, content: str | bytes) -> Path:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.articles import make_article
-from rag.cite import (
+from rag.answer.answerability import counted_noun, coverage, expected_type, has_answer_type, keeps_constraints
+from rag.answer.claims import (
     SUPPORTED,
     Checked,
     Claim,
@@ -16,9 +16,9 @@ from rag.cite import (
     snap,
     support,
 )
-from rag.qtype import counted_noun, coverage, expected_type, has_answer_type, keeps_constraints
-from rag.retrieve import Evidence
-from rag.sentences import split_sentences
+from rag.answer.retrieve import Evidence
+from rag.ingest.articles import make_article
+from rag.ingest.sentences import split_sentences
 
 # ---- parse_claims -------------------------------------------------------------------------------------------------
 

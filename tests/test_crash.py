@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from rag import store as store_mod
-from rag.articles import make_article
+from rag.ingest.articles import make_article
+from rag.ingest.chunks import windows
+from rag.ingest.sentences import split_sentences
 from rag.library import Library
-from rag.sentences import split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIALS = 24
@@ -45,9 +46,9 @@ CHILD = FAKE_SRC + '''
 import json, sys, time
 from pathlib import Path
 import faiss  # noqa: F401 - imported before "ready" so the kill window covers only the ingest
-from rag.articles import make_article
+from rag.ingest.articles import make_article
 from rag.library import Library
-from rag.ingest import ingest_articles, open_or_create
+from rag.ingest.pipeline import ingest_articles, open_or_create
 from rag import store as store_mod
 
 index, batch, mode = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -130,7 +131,7 @@ def _check(index: Path, old: dict, new: dict, fake) -> str:
         assert [(s.start, s.end) for s in sents] == [(s.start, s.end) for s in split_sentences(aid, art.text)]
         assert all(art.text[s.start : s.end] == s.text for s in sents)
         mine = sorted((c.first, c.last) for c in st.chunks.values() if c.article_id == aid)
-        assert mine == store_mod.windows(len(sents), st.manifest.chunk_sentences, st.manifest.chunk_overlap)
+        assert mine == windows(len(sents), st.manifest.chunk_sentences, st.manifest.chunk_overlap)
     ids = sorted(st.chunks)
     want = fake.embed([st.chunk_text(st.chunks[c]) for c in ids])
     got = np.stack([st.index.reconstruct(int(c)) for c in ids])

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import Answer
-from rag.articles import make_article
+from rag.answer.amounts import conflicting_amounts, quantities
+from rag.answer.records import Answer
 from rag.assistant import Assistant
+from rag.ingest.articles import make_article
 from rag.library import Library
-from rag.qtype import conflicting_amounts, quantities
 from rag.settings import Settings
 
 QUESTION = "How many people did the Riverton flood kill?"

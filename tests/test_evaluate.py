@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import Turn
+from rag.answer.conversation import Turn
 from rag.errors import RagError
 from rag.evaluate import Question, Result, contains_answer, gate, load_set, summarize, token_f1
 

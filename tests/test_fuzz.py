@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.articles import SUFFIXES, Article, Skipped, load_file, parse_text
-from rag.sentences import split_sentences
+from rag.ingest.articles import SUFFIXES, Article, Skipped, load_file, parse_text
+from rag.ingest.sentences import split_sentences
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

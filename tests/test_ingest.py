@@ -11,10 +11,11 @@ import pytest
 
 from rag import cli
 from rag import store as store_mod
-from rag.articles import Skipped, load_file
 from rag.errors import BadInput, RagError
+from rag.ingest.articles import Skipped, load_file
+from rag.ingest.chunks import windows
+from rag.ingest.sentences import split_sentences
 from rag.library import Library
-from rag.sentences import split_sentences
 
 STORM = {"title": "Storm hits coast", "url": "https://example.com/storm", "date": "2024-06-01", "source": "AP",
          "text": "A storm hit the coast on Tuesday. The old bridge collapsed into the river. Winds reached 120 mph. "
@@ -49,7 +50,7 @@ def consistent(lib: Library) -> None:
         assert [(s.start, s.end) for s in st.sentences[aid]] == [
             (s.start, s.end) for s in split_sentences(aid, art.text)]
         mine = sorted((c.first, c.last) for c in st.chunks.values() if c.article_id == aid)
-        assert mine == store_mod.windows(len(st.sentences[aid]), st.manifest.chunk_sentences,
+        assert mine == windows(len(st.sentences[aid]), st.manifest.chunk_sentences,
                                          st.manifest.chunk_overlap)
     assert {c.article_id for c in st.chunks.values()} == set(st.articles)
 

@@ -7,7 +7,7 @@ from llama_index.core.base.response.schema import Response
 from llama_index.core.chat_engine.types import AgentChatResponse
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
-from rag.answer import Answer
+from rag.answer.records import Answer
 from rag.llamaindex import CitedChatEngine, CitedQueryEngine, SentenceRetriever
 
 UMEROV_QUESTION = "Who leads the Ukrainian delegation?"

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from rag import present
-from rag.answer import Answer, Citation, Turn
-from rag.articles import Article
+from rag.answer.conversation import Turn
+from rag.answer.records import Answer, Citation
+from rag.answer.retrieve import Filters
 from rag.errors import RagError
-from rag.retrieve import Filters
+from rag.ingest.articles import Article
 
 TEXT = ("Council approves budget.\nThe council voted <b>7 to 2</b> on Tuesday. "
         "<script>window.__pwned=1</script> **bold** <img src=x onerror=alert(1)> ends here.")

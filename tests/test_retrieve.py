@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from rag.articles import make_article
+from rag.answer.retrieve import Filters, Retriever, rrf
 from rag.errors import RagError
-from rag.ingest import ingest_articles
+from rag.ingest.articles import make_article
+from rag.ingest.pipeline import ingest_articles
 from rag.library import Library
-from rag.retrieve import Filters, Retriever, rrf
 from rag.store import new_store
 
 # ---- rrf ----------------------------------------------------------------------------------------------------------

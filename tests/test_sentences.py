@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from rag.articles import load_file
-from rag.sentences import split_sentences, split_spans
+from rag.ingest.articles import load_file
+from rag.ingest.sentences import split_sentences, split_spans
 
 
 def texts(text: str) -> list[str]:

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from rag import store as store_mod
-from rag.articles import make_article
 from rag.errors import IndexMismatch, IndexNotFound, RagError
-from rag.ingest import ingest_articles
+from rag.ingest.articles import make_article
+from rag.ingest.chunks import windows
+from rag.ingest.pipeline import ingest_articles
 from rag.library import Library
-from rag.store import Chunk, load, new_store, save, windows
+from rag.store import Chunk, load, new_store, save
 
 # ---- windows ------------------------------------------------------------------------------------------------------
 

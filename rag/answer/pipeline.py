@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 
-from rag.cite import MARKER, Claim, check_claim, looks_like_injection, new_words, parse_claims
+from rag.answer.amounts import conflicting_amounts
+from rag.answer.answerability import coverage, has_answer_type, keeps_constraints, stems
+from rag.answer.claims import Claim, check_claim, looks_like_injection, new_words, parse_claims
+from rag.answer.conversation import Turn, condense, with_history
+from rag.answer.records import Answer, Citation
+from rag.answer.retrieve import Evidence, Filters, Retrieval, Retriever
 from rag.generate import Generator, Prompt
-from rag.qtype import conflicting_amounts, coverage, has_answer_type, keeps_constraints, stems
-from rag.retrieve import Evidence, Filters, Retrieval, Retriever
 from rag.text import content_words
 
 INSTRUCTION = (
@@ -23,47 +26,6 @@ _NO_ANSWER = re.compile(r"not in (the )?articles|not (mentioned|stated|specified
                         r"(do|does|did)n[o']?t (say|mention|specify)|\bunknown\b|cannot (be )?(determined|answer)",
                         re.IGNORECASE)
 CONTEXT_SENTENCES = 64  # more than the retrieved chunks hold: all their sentences, ranked
-_FOLLOW_UP = re.compile(r"\b(that|this|it|its|they|them|their|there|he|she|his|her|those|these|then)\b", re.I)
-
-
-@dataclass(frozen=True)
-class Citation:
-    n: int
-    article_id: str
-    title: str
-    source: str
-    date: str
-    url: str
-    sentence_id: str
-    start: int
-    end: int
-    text: str
-    score: float  # support of the claim by this sentence (relevance, for the closest sentences of a refusal)
-
-
-@dataclass(frozen=True)
-class Answer:
-    question: str
-    text: str
-    citations: tuple[Citation, ...]
-    refused: bool
-    mode: str  # "generated" | "extractive" | "refused"
-    closest: tuple[Citation, ...] = ()  # for refusals: the nearest sentences found
-    standalone_question: str = ""
-    model: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
-    draft: str = ""  # the model's raw text before checking
-    retrieved: tuple[str, ...] = ()  # sentence ids of the retrieved chunks (for evals and debugging)
-    sources_disagree: bool = False  # another article states a different amount; it is cited last
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Turn:
-    question: str
-    answer: str
 
 
 def _citation(n: int, ev: Evidence, score: float) -> Citation:
@@ -73,25 +35,6 @@ def _citation(n: int, ev: Evidence, score: float) -> Citation:
 
 def _retrieved_ids(retrieval: Retrieval) -> tuple[str, ...]:
     return tuple(dict.fromkeys(sid for h in retrieval.hits for sid in h.chunk.sentence_ids()))
-
-
-def condense(question: str, history: list[Turn]) -> str:
-    """A standalone retrieval query: a follow-up borrows the content words of the previous turn."""
-    if not history:
-        return question
-    words = content_words(question)
-    if not (len(words) <= 3 or (len(words) <= 6 and _FOLLOW_UP.search(question))):
-        return question
-    last = history[-1]
-    # the previous question names the topic; its answer adds names (a refusal adds nothing)
-    borrowed = content_words(last.question) + [w for w in content_words(MARKER.sub("", last.answer))
-                                               if w[0].isalpha() and w in _names(last.answer)]
-    extra = [w for w in dict.fromkeys(borrowed) if w not in words]
-    return f"{question} ({' '.join(extra)})" if extra else question
-
-
-def _names(text: str) -> set[str]:
-    return {w.lower() for w in re.findall(r"\b[A-Z][\w'’-]+", text)}
 
 
 def is_unusable(text: str, question: str) -> bool:
@@ -179,11 +122,7 @@ class Answerer:
             body = " ".join(p + tag for p, tag in zip(parts, tags, strict=True))
             blocks.append(f"{store.articles[c.article_id].title}\n{body}")
         context = "\n\n".join(blocks)
-        q = question
-        if history:
-            last = history[-1]
-            q = f"{question} (previous question: {last.question}; previous answer: {last.answer})"
-        return Prompt(INSTRUCTION, context, q)
+        return Prompt(INSTRUCTION, context, with_history(question, history))
 
     def answerable(self, question: str, ev: Evidence, agreed: bool = False) -> bool:
         """Could this sentence answer the question? Relevant, covering the question's terms, and holding

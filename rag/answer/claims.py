@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from rag.qtype import stems
-from rag.retrieve import Evidence
-from rag.sentences import split_spans
+from rag.answer.answerability import stems
+from rag.answer.retrieve import Evidence
+from rag.ingest.sentences import split_spans
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 SUPPORTED = 0.6  # share of a claim's new content words that the cited sentence must contain

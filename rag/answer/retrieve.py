@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.articles import Article
 from rag.embed import Embedder
 from rag.errors import RagError
-from rag.sentences import Sentence
+from rag.ingest.articles import Article
+from rag.ingest.sentences import Sentence
 from rag.store import Chunk, Store
 from rag.text import content_words
 
