@@ -18,10 +18,12 @@ from rag.settings import Settings
 
 class Assistant:
     def __init__(self, settings: Settings, embedder: Embedder | None = None,
-                 generator: Generator | None = None) -> None:
+                 generator: Generator | None = None, library: Library | None = None) -> None:
+        """`library`: share one already open (the page's assistants for several models read one library and
+        see each other's writes); else one is opened over `settings.index_dir` with `embedder`."""
         self.settings = settings
-        self.library = Library(settings.index_dir, embedder, settings.chunk_sentences, settings.chunk_overlap,
-                               settings.top_chunks)
+        self.library = library or Library(settings.index_dir, embedder, settings.chunk_sentences,
+                                          settings.chunk_overlap, settings.top_chunks)
         self._generator = generator
         self._lock = threading.Lock()
 

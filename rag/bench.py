@@ -425,7 +425,7 @@ def raw_llama(gen: Any, call: _Call) -> tuple[str, float, float]:
                                             seed=gen.seed, stop=list(call.stop) or None, stream=True)
         deltas = (p["choices"][0]["delta"].get("content") or "" for p in stream)
     else:
-        text = gen._fit(llm, call.prompt.as_completion(), call.max_tokens)
+        text = gen.fit_prompt(call.prompt.as_completion(), call.max_tokens)
         stream = llm.create_completion(text, max_tokens=call.max_tokens, temperature=0.0, seed=gen.seed,
                                        stop=[*call.stop, "\n"], stream=True)
         deltas = (p["choices"][0]["text"] for p in stream)

@@ -111,7 +111,7 @@ class LlamaCpp:
 
     def _complete(self, llm, text: str, max_tokens: int, stop: tuple[str, ...],  # noqa: ANN001
                   one_line: bool = True) -> Iterator[str]:
-        text = self._fit(llm, text, max_tokens)
+        text = self.fit_prompt(text, max_tokens)
         # a base model's short answer is one line; what follows is it talking to itself
         stops = [*stop, "\n"] if one_line and not self.chat else list(stop) or None
         for part in llm.create_completion(text, max_tokens=max_tokens, temperature=0.0, seed=self.seed, stop=stops,
@@ -120,8 +120,9 @@ class LlamaCpp:
             if delta:
                 yield delta
 
-    def _fit(self, llm, text: str, max_tokens: int) -> str:  # noqa: ANN001
-        """Trim the prompt from the front so prompt + answer fit in the context window."""
+    def fit_prompt(self, text: str, max_tokens: int) -> str:
+        """The completion text actually sent: trimmed from the front so prompt + answer fit in the context."""
+        llm = self.llm
         toks = llm.tokenize(text.encode(), add_bos=False)
         room = self.n_ctx - max_tokens - 8
         if len(toks) <= room:
