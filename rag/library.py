@@ -12,6 +12,7 @@ from rag.answer.retrieve import Evidence, Filters, Retriever
 from rag.embed import Embedder, MiniLM
 from rag.ingest.articles import Article
 from rag.ingest.pipeline import IngestSummary, ingest_articles, load_paths, open_or_create
+from rag.settings import DEFAULTS
 from rag.store import Store
 
 
@@ -37,7 +38,8 @@ class Library:
     """Articles in an index folder. Reads are cheap; writes build a new index version atomically."""
 
     def __init__(self, index_dir: Path | str = "index", embedder: Embedder | None = None,
-                 chunk_sentences: int = 5, chunk_overlap: int = 2, top_chunks: int = 4) -> None:
+                 chunk_sentences: int = DEFAULTS.chunk_sentences, chunk_overlap: int = DEFAULTS.chunk_overlap,
+                 top_chunks: int = DEFAULTS.top_chunks) -> None:
         self.index_dir = Path(index_dir)
         self.embedder = embedder or MiniLM()
         self.chunk_sentences, self.chunk_overlap, self.top_chunks = chunk_sentences, chunk_overlap, top_chunks

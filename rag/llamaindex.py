@@ -12,9 +12,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from importlib.util import find_spec
 from typing import Any
 
 import numpy as np
+
+from rag.errors import RagError
+
+if find_spec("llama_index") is None:  # an optional extra: the core product runs without llama-index
+    raise RagError("The llama-index adapters need the 'llamaindex' extra: pip install -e '.[llamaindex]' "
+                   "(or pip install 'rag-news[llamaindex]')")
+
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.llms.types import CompletionResponse, CompletionResponseGen, LLMMetadata
 from llama_index.core.base.response.schema import Response

@@ -29,6 +29,26 @@ class Settings:
     min_coverage: float = 0.4  # share of the question's terms a sentence must contain to answer it
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        """Reject impossible values here, with the valid range, instead of deep inside a later call."""
+        at_least_one = ("threads", "chunk_sentences", "top_chunks", "evidence_sentences", "max_answer_tokens")
+        for name in at_least_one:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise RagError(f"{name} must be a whole number of at least 1 (RAG_{name.upper()}); got {value!r}")
+        if not isinstance(self.chunk_overlap, int) or not 0 <= self.chunk_overlap < self.chunk_sentences:
+            raise RagError(f"chunk_overlap must be between 0 and chunk_sentences - 1 = {self.chunk_sentences - 1} "
+                           f"(RAG_CHUNK_OVERLAP); got {self.chunk_overlap!r}")
+        for name in ("refuse_below", "min_coverage"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise RagError(f"{name} must be between 0 and 1 (RAG_{name.upper()}); got {value!r}")
+        if not self.timeout_s > 0:
+            raise RagError(f"timeout_s must be a positive number of seconds (RAG_TIMEOUT_S); got {self.timeout_s!r}")
+        if not str(self.model).strip():
+            raise RagError(f"model is empty (RAG_MODEL): use one of {', '.join(MODELS)}, a path to a .gguf file, "
+                           "or an OpenAI-compatible server URL")
+
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         """Read RAG_* variables (e.g. RAG_INDEX_DIR, RAG_MODEL); explicit overrides win."""
@@ -44,8 +64,12 @@ class Settings:
         return replace(cls(), **values)
 
 
+DEFAULTS = Settings()  # the one source of default values: library code that takes plain arguments defaults to these
+
+
 def _convert(name: str, raw: str, kind: type) -> object:
     try:
         return kind(raw)
     except ValueError as e:
-        raise RagError(f"RAG_{name.upper()}={raw!r} is not a valid {kind.__name__}") from e
+        raise RagError(f"RAG_{name.upper()}={raw!r} is not a valid {kind.__name__}: set a "
+                       f"{'whole number' if kind is int else 'number' if kind is float else kind.__name__}") from e

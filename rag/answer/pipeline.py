@@ -14,6 +14,7 @@ from rag.answer.conversation import Turn, condense, with_history
 from rag.answer.records import Answer, Citation
 from rag.answer.retrieve import Evidence, Filters, Retrieval, Retriever
 from rag.generate import Generator, Prompt
+from rag.settings import DEFAULTS
 from rag.text import content_words
 
 INSTRUCTION = (
@@ -57,8 +58,9 @@ def clean_draft(raw: str) -> str:
 class Answerer:
     """Turns a question into a checked `Answer`. Collaborators come in through the constructor."""
 
-    def __init__(self, retriever: Retriever, generator: Generator, evidence_sentences: int = 8,
-                 max_tokens: int = 48, refuse_below: float = 0.3, min_coverage: float = 0.4) -> None:
+    def __init__(self, retriever: Retriever, generator: Generator,
+                 evidence_sentences: int = DEFAULTS.evidence_sentences, max_tokens: int = DEFAULTS.max_answer_tokens,
+                 refuse_below: float = DEFAULTS.refuse_below, min_coverage: float = DEFAULTS.min_coverage) -> None:
         if evidence_sentences < 1:
             raise ValueError(f"evidence_sentences must be greater than 0. Currently it is {evidence_sentences}")
         self.retriever, self.generator = retriever, generator

@@ -12,6 +12,7 @@ from rag.embed import Embedder
 from rag.errors import RagError
 from rag.ingest.articles import Article
 from rag.ingest.sentences import Sentence
+from rag.settings import DEFAULTS
 from rag.store import Chunk, Store
 from rag.text import content_words
 
@@ -100,7 +101,8 @@ class BM25:
 
 
 class Retriever:
-    def __init__(self, store: Store, embedder: Embedder, top_chunks: int = 4, candidates: int = 30) -> None:
+    def __init__(self, store: Store, embedder: Embedder, top_chunks: int = DEFAULTS.top_chunks,
+                 candidates: int = 30) -> None:
         if top_chunks < 1:
             raise RagError(f"top_chunks must be greater than 0. Currently, top_chunks is {top_chunks}")
         self.store, self.embedder = store, embedder

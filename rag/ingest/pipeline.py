@@ -14,6 +14,7 @@ from rag.ingest.articles import Article, Skipped, iter_files, load_file
 from rag.ingest.chunks import article_chunks
 from rag.ingest.dedupe import DuplicateFinder, sketch
 from rag.ingest.sentences import Sentence, split_sentences
+from rag.settings import DEFAULTS
 from rag.store import Store
 
 
@@ -95,7 +96,8 @@ def load_paths(paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
     return articles, skipped
 
 
-def open_or_create(index_dir: Path, embedder: Embedder, chunk_sentences: int = 5, chunk_overlap: int = 2) -> Store:
+def open_or_create(index_dir: Path, embedder: Embedder, chunk_sentences: int = DEFAULTS.chunk_sentences,
+                   chunk_overlap: int = DEFAULTS.chunk_overlap) -> Store:
     if store_mod.exists(index_dir):
         return store_mod.load(index_dir, embedder.name, embedder.dim)
     return store_mod.new_store(embedder.name, embedder.dim, chunk_sentences, chunk_overlap)
