@@ -105,13 +105,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rag.evaluate import main as eval_main
+    from rag.evals.run import main as eval_main
 
     return eval_main(args)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from rag.bench import main as bench_main
+    from rag.evals.bench.main import main as bench_main
 
     return bench_main(args)
 
@@ -147,9 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true")
     sp = add("eval", cmd_eval, "run a question set and score it")
     sp.add_argument("set_dir", help="a question-set folder, or a built-in name: seed, realtimeqa, quail, rgb, "
-                                    "rgb-refusal")
+                                    "rgb-refusal, absent, long")
     sp.add_argument("--model", default=None)
-    sp.add_argument("--limit", type=int, default=0, help="first N questions only")
+    sp.add_argument("--limit", type=int, default=0,
+                    help="N questions only: a fixed sample of a built-in set (within --split), else the first N")
+    sp.add_argument("--split", default="all", choices=["all", "dev", "test"],
+                    help="built-in public sets: the fixed dev or test half (rag/evals/datasets/splits.py); "
+                         "default all")
     sp.add_argument("--pipeline", default="ours", choices=["ours", "llamaindex"],
                     help="ours, or the baseline llama-index CitationQueryEngine")
     sp.add_argument("--report", default="reports", help="report folder")

@@ -1,4 +1,5 @@
-"""Eval scoring pinned exactly: answer matching, token F1, the summary metrics, the gate, and question-set loading."""
+"""Eval scoring pinned exactly: answer matching, token F1, the summary metrics (draft accuracy, kept, recall@k), the one
+percentile, the gate, and question-set loading."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 
 from rag.answer.conversation import Turn
 from rag.errors import RagError
-from rag.evaluate import Question, Result, contains_answer, gate, load_set, summarize, token_f1
+from rag.evals.questions import Question, load_set
+from rag.evals.run import Result, contains_answer, gate, percentile, resolve_set, score, summarize, token_f1
 
 # ---- contains_answer ----------------------------------------------------------------------------------------------
 
@@ -80,10 +82,10 @@ def res(**kw: object) -> Result:
 
 
 RESULTS = [
-    res(id="a1", correct=True, f1=1.0, length=5, retrieval_hit=True, cited=2, cited_ok=1, evidence_cited=True,
-        seconds=1.0),
+    res(id="a1", correct=True, f1=1.0, length=5, retrieval_hit=True, retrieval_rank=2, cited=2, cited_ok=1,
+        evidence_cited=True, seconds=1.0),
     res(id="a2", f1=0.5, length=3, retrieval_hit=False, evidence_cited=False, seconds=2.0),
-    res(id="a3", refused=True, mode="refused", length=6, retrieval_hit=True, seconds=4.0),
+    res(id="a3", refused=True, mode="refused", length=6, retrieval_hit=True, retrieval_rank=7, seconds=4.0),
     res(id="u1", answerable=False, refused=True, mode="refused", length=4, seconds=3.0),
     res(id="u2", answerable=False, length=10, cited=1, seconds=5.0),
 ]
@@ -96,13 +98,14 @@ def test_summarize_exact_values() -> None:
         "f1": 0.5,  # (1 + 0.5 + 0) / 3
         "false_refusal": 0.3333,  # a3
         "retrieval_recall": 0.6667,  # a1, a3 of a1..a3
+        "recall@1": 0.0, "recall@3": 0.3333, "recall@5": 0.3333, "recall@10": 0.6667,  # ranks 2 (a1), 7 (a3)
         "citation_precision": 0.5,  # answered answerable: (1 + 0) ok of (2 + 0) cited
         "citation_recall": 0.5,  # a1 True, a2 False (a3 None is left out)
         "cited_share": 0.6667,  # a1 and u2 of the answered a1, a2, u2
         "answer_words": 6.0,  # mean(5, 3, 10) over the answered
         "refusal": 0.5,  # u1 of u1, u2
-        "latency_p50": 3.0,  # sorted [1, 2, 3, 4, 5][2]
-        "latency_p95": 5.0,  # [int(5 * 0.95)] = [4]
+        "latency_p50": 3.0,  # sorted [1, 2, 3, 4, 5] at position 4 * 0.5 = 2
+        "latency_p95": 4.8,  # at position 4 * 0.95 = 3.8: 4 + 0.8 * (5 - 4)
     }
 
 
@@ -117,6 +120,78 @@ def test_summarize_without_citations_has_no_citation_precision() -> None:
     got = summarize([res(correct=True, f1=1.0, length=2, seconds=1.0)])
     assert "citation_precision" not in got
     assert got["cited_share"] == 0.0 and got["accuracy"] == 1.0 and got["answer_words"] == 2
+
+
+# ---- draft accuracy, kept, recall@k -------------------------------------------------------------------------------
+
+GOLD = ("Istanbul",)
+DRAFTS = [
+    res(id="d1", gold=GOLD, draft="In Istanbul. [1]", correct=True),  # good draft, kept
+    res(id="d2", gold=GOLD, draft="The talks are in istanbul", refused=True),  # good draft, refused: lost
+    res(id="d3", gold=GOLD, draft="Istanbul, Turkey", correct=False),  # good draft, wrong final answer: lost
+    res(id="d4", gold=GOLD, draft="In Ankara.", correct=True),  # bad draft, right final answer (extractive)
+    res(id="d5", gold=GOLD, draft="", refused=True),  # refused before the model wrote anything
+    res(id="u1", answerable=False, gold=(), draft="Istanbul", refused=True),  # unanswerable: not counted
+]
+
+
+def test_draft_accuracy_and_kept_exact_values() -> None:
+    got = summarize(DRAFTS)
+    assert got["draft_accuracy"] == 0.6  # d1, d2, d3 of the 5 answerable
+    assert got["kept"] == 0.3333  # d1 of d1, d2, d3
+    assert got["accuracy"] == 0.4  # d1, d4
+
+
+def test_kept_is_absent_without_a_good_draft_and_both_without_drafts() -> None:
+    got = summarize([res(gold=GOLD, draft="Ankara"), res(gold=GOLD, draft="")])
+    assert got["draft_accuracy"] == 0.0 and "kept" not in got
+    got = summarize([res(gold=GOLD, correct=True)])  # a pipeline without drafts (the llama-index baseline)
+    assert "draft_accuracy" not in got and "kept" not in got
+
+
+def test_recall_at_k_exact_values() -> None:
+    results = [res(id=f"r{i}", retrieval_hit=rank is not None, retrieval_rank=rank)
+               for i, rank in enumerate([1, 2, 3, 4, 6, 10, 11, None])]
+    results.append(res(id="skip", retrieval_hit=None))  # not measured: left out of every recall
+    results.append(res(id="una", answerable=False))
+    got = summarize(results)
+    assert {k: got[k] for k in ("retrieval_recall", "recall@1", "recall@3", "recall@5", "recall@10")} == {
+        "retrieval_recall": 0.875,  # 7 hits of 8 measured
+        "recall@1": 0.125, "recall@3": 0.375, "recall@5": 0.5, "recall@10": 0.75}
+
+
+def _answer(text: str, draft: str = "", refused: bool = False):  # noqa: ANN202
+    from rag.answer.records import Answer
+
+    return Answer("q?", text, (), refused, "refused" if refused else "generated", draft=draft)
+
+
+def test_score_ranks_the_first_retrieved_unit_holding_the_evidence() -> None:
+    q = Question("q", "Where are the talks?", ("Istanbul",), True, ("art-2",))
+    retrieved = [("art-1", "", "Nothing here."), ("art-1", "", "Still nothing."), ("art-3", "", "Talks in Istanbul."),
+                 ("art-2", "", "The evidence article.")]
+    r = score(q, _answer("Istanbul.", draft="Istanbul"), 1.0, retrieved)
+    assert (r.retrieval_hit, r.retrieval_rank, r.draft, r.correct) == (True, 3, "Istanbul", True)  # answer at 3
+    r = score(q, _answer("No."), 1.0, retrieved[:2])
+    assert (r.retrieval_hit, r.retrieval_rank) == (False, None)
+    una = score(Question("u", "?", (), False), _answer("", refused=True), 1.0, retrieved)
+    assert (una.retrieval_hit, una.retrieval_rank) == (None, None)
+
+
+# ---- percentile -----------------------------------------------------------------------------------------------------
+
+
+def test_percentile_interpolates_like_numpy() -> None:
+    np = pytest.importorskip("numpy")
+    values = [3.0, 1.0, 10.0, 2.5, 7.0, 4.0]
+    for q in (0, 5, 25, 50, 90, 95, 100):
+        assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
+    assert percentile([2.0], 95) == 2.0
+    assert percentile([1.0, 2.0], 50) == 1.5
+
+
+def test_percentile_of_nothing_is_nan() -> None:
+    assert percentile([], 50) != percentile([], 50)  # nan
 
 
 # ---- gate ---------------------------------------------------------------------------------------------------------
@@ -225,3 +300,12 @@ def test_load_set_answerable_given_as_a_string(tmp_path: Path) -> None:
         assert "questions.jsonl:1" in str(e)
     else:
         assert qs.questions[0].answerable is False
+
+
+def test_split_applies_to_built_in_sets_only(tmp_path: Path) -> None:
+    folder = write_set(tmp_path / "mine", [Q1])
+    assert resolve_set(str(folder)).questions[0].id == "1"
+    with pytest.raises(RagError, match="--split dev applies to the built-in public sets"):
+        resolve_set(str(folder), split="dev")
+    with pytest.raises(RagError, match="--split test"):
+        resolve_set("seed", split="test")

@@ -1,10 +1,16 @@
-"""Eval reports: summary.md, index.html and two SVG plots (per-category bars, latency histogram).
-Plain SVG keeps plotting free of extra dependencies."""
+"""Eval reports: per-question results.jsonl, summary.json, summary.md, index.html and two SVG plots (per-category
+bars, latency histogram). Plain SVG keeps plotting free of extra dependencies."""
 
 from __future__ import annotations
 
 import html
+import json
+from collections import defaultdict
+from dataclasses import asdict
 from pathlib import Path
+
+from rag.evals.questions import QuestionSet
+from rag.evals.run import Result, summarize
 
 BAR_METRICS = ("accuracy", "refusal", "citation_precision", "retrieval_recall")
 COLORS = ("#3b6ea5", "#c0504d", "#4f9d69", "#8064a2")
@@ -60,7 +66,7 @@ def histogram_svg(seconds: list[float], bins: int = 20) -> str:
 
 
 def table_md(rows: dict[str, dict[str, float]]) -> str:
-    metrics = sorted({m for r in rows.values() for m in r})
+    metrics = list(dict.fromkeys(m for r in rows.values() for m in r))  # the summary's order
     lines = ["| | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     for name, r in rows.items():
         lines.append(f"| {name} | " + " | ".join(f"{r[m]:g}" if m in r else "" for m in metrics) + " |")
@@ -81,3 +87,19 @@ def write(out: Path, set_name: str, pipeline: str, summary: dict[str, float],
         f"<h1>{html.escape(set_name)} — {html.escape(pipeline)}</h1><p>{html.escape(status)}</p>"
         f"<table border=1 cellpadding=4>{rows}</table><h2>Per category</h2>{bars_svg(by_category)}"
         f"<h2>Latency</h2>{histogram_svg(seconds)}")
+
+
+def write_report(out: Path, qs: QuestionSet, pipeline: str, results: list[Result], summary: dict[str, float],
+                 failures: list[str]) -> None:
+    """Everything of one run under `out`: the per-question results, the summary and the per-category summaries."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "results.jsonl", "w", encoding="utf-8") as f:
+        for r in results:
+            f.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
+    (out / "summary.json").write_text(json.dumps({"set": qs.name, "pipeline": pipeline, "summary": summary,
+                                                  "failures": failures}, indent=1))
+    by_cat: dict[str, list[Result]] = defaultdict(list)
+    for r in results:
+        by_cat[r.category or "all"].append(r)
+    write(out, qs.name, pipeline, summary, {c: summarize(rs) for c, rs in sorted(by_cat.items())},
+          [r.seconds for r in results], failures)

@@ -1,47 +1,34 @@
-"""The eval runner: build (and cache) an index of a question set's corpus, ask every question through the
-same API users call, score answers, citations and refusals, write a report, and gate on thresholds."""
+"""The eval runner (`rag eval`): build (and cache) an index of a question set's corpus, ask every question through
+the same API users call, score answers, citations, refusals and retrieval, summarize, write a report, and gate on
+the set's thresholds.
+
+Metrics (summary.json/md): see `summarize`. Latency percentiles use `percentile` (linear interpolation, numpy's
+default), the one percentile of the evals and the bench.
+"""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
+import math
 import statistics
 import sys
 import time
-import tomllib
-from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from rag.answer.conversation import Turn
 from rag.answer.records import Answer
 from rag.errors import RagError
+from rag.evals.questions import Question, QuestionSet, load_set
+from rag.settings import Settings
 from rag.text import normalize
 
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 CACHE = Path(".cache/evalindex")
+RECALL_AT = (1, 3, 5, 10)  # recall@k of the evidence among the first k retrieved units
 
-
-@dataclass(frozen=True)
-class Question:
-    id: str
-    question: str
-    answers: tuple[str, ...]
-    answerable: bool
-    evidence: tuple[str, ...] = ()
-    history: tuple[Turn, ...] = ()
-    category: str = ""
-
-
-@dataclass(frozen=True)
-class QuestionSet:
-    name: str
-    folder: Path
-    questions: tuple[Question, ...]
-    corpus: Path  # corpus.jsonl or a folder of article files
-    thresholds: dict[str, float] = field(default_factory=dict)
-    description: str = ""
+Retrieved = list[tuple[str, str, str]]  # (article id, article url, text) of each retrieved unit, best first
+AskFn = Callable[[Question], tuple[Answer, Retrieved]]
 
 
 @dataclass(frozen=True)
@@ -56,56 +43,15 @@ class Result:
     correct: bool
     f1: float
     length: int
-    retrieval_hit: bool | None
+    retrieval_hit: bool | None  # None: not measured (unanswerable, or nothing to look for)
     cited: int
     cited_ok: int
     evidence_cited: bool | None
     seconds: float
     gold: tuple[str, ...]
     citations: tuple[str, ...]
-    draft: str = ""
-
-
-def load_set(folder: Path) -> QuestionSet:
-    folder = Path(folder)
-    qfile = folder / "questions.jsonl"
-    if not qfile.exists():
-        raise RagError(f"{folder} is not a question set: it has no questions.jsonl (see README, 'Question sets').")
-    meta = tomllib.loads((folder / "set.toml").read_text()) if (folder / "set.toml").exists() else {}
-    questions = []
-    for n, line in enumerate(qfile.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            r = json.loads(line)
-            if not isinstance(r, dict):
-                raise TypeError("each line must be a JSON object")
-            answers = r.get("answers") or []
-            if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
-                raise TypeError('"answers" must be a list of strings')
-            if not isinstance(r.get("answerable", True), bool):
-                raise TypeError('"answerable" must be true or false')
-            questions.append(Question(
-                str(r["id"]), r["question"], tuple(r.get("answers") or ()), bool(r.get("answerable", True)),
-                tuple(r.get("evidence") or ()),
-                tuple(Turn(h["question"], h["answer"]) for h in r.get("history") or ()), r.get("category", "")))
-        except (KeyError, TypeError, json.JSONDecodeError) as e:
-            raise RagError(f"{qfile}:{n}: bad question record ({e}); each needs id, question, answers, "
-                           "answerable") from e
-    corpus = folder / meta["corpus"] if "corpus" in meta else folder / "corpus.jsonl"
-    if not corpus.exists():
-        raise RagError(f"The corpus of {folder} is missing: expected {corpus}")
-    return QuestionSet(meta.get("name", folder.name), folder, tuple(questions), corpus.resolve(),
-                       {k: float(v) for k, v in meta.get("thresholds", {}).items()}, meta.get("description", ""))
-
-
-def corpus_hash(corpus: Path, extra: str = "") -> str:
-    h = hashlib.sha1(extra.encode())
-    files = sorted(p for p in corpus.rglob("*") if p.is_file()) if corpus.is_dir() else [corpus]
-    for p in files:
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()[:16]
+    draft: str = ""  # the model's raw draft (Answer.draft); "" when the pipeline gives none
+    retrieval_rank: int | None = None  # 1-based position of the first retrieved unit that hits; None: no hit
 
 
 # ---- scoring ---------------------------------------------------------------------------------
@@ -134,34 +80,75 @@ def _evidence_match(q: Question, article_id: str, url: str, sentence: str) -> bo
     return False
 
 
-def score(q: Question, a: Answer, seconds: float, retrieved: list[tuple[str, str, str]]) -> Result:
+def score(q: Question, a: Answer, seconds: float, retrieved: Retrieved) -> Result:
     cites = a.citations
     ok = [c for c in cites if contains_answer(c.text, q.answers) or _evidence_match(q, c.article_id, c.url, c.text)]
-    hit = any(_evidence_match(q, aid, url, text) or contains_answer(text, q.answers) for aid, url, text in retrieved) \
-        if q.answerable and (q.evidence or q.answers) else None
+    rank = None
+    if q.answerable and (q.evidence or q.answers):
+        rank = next((i for i, (aid, url, text) in enumerate(retrieved, 1)
+                     if _evidence_match(q, aid, url, text) or contains_answer(text, q.answers)), None)
+        hit: bool | None = rank is not None
+    else:
+        hit = None
     ev_cited = any(_evidence_match(q, c.article_id, c.url, c.text) for c in cites) \
         if q.answerable and q.evidence and not a.refused else None
     return Result(q.id, q.question, q.category, q.answerable, a.text, a.refused, a.mode,
                   q.answerable and not a.refused and contains_answer(a.text, q.answers),
                   0.0 if a.refused else token_f1(a.text, q.answers), len(a.text.split()), hit, len(cites), len(ok),
-                  ev_cited, round(seconds, 3), q.answers, tuple(c.sentence_id for c in cites), a.draft)
+                  ev_cited, round(seconds, 3), q.answers, tuple(c.sentence_id for c in cites), a.draft, rank)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) by linear interpolation between the closest ranks (numpy's default);
+    nan for no values."""
+    xs = sorted(values)
+    if not xs:
+        return math.nan
+    pos = (len(xs) - 1) * q / 100
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
 def summarize(results: list[Result]) -> dict[str, float]:
+    """The set's metrics, each only when some question measures it:
+
+    accuracy, f1, false_refusal        over answerable questions
+    draft_accuracy                     answerable questions whose model draft holds a gold answer (only when the
+                                       pipeline reports drafts: some answerable result has one)
+    kept                               of those, the share whose final answer is correct
+    retrieval_recall, recall@k         answerable questions with the evidence (or a gold answer) among the retrieved
+                                       units: all of them, or the first k (k in RECALL_AT). A unit is what the
+                                       pipeline retrieved, best first: ours, the sentences of the retrieved chunks
+                                       in chunk rank order; llama-index, its source nodes
+    citation_precision                 cited sentences holding a gold answer or the evidence, answered answerable
+    citation_recall                    answers citing the evidence
+    cited_share, answer_words          over answered questions
+    refusal                            over unanswerable questions
+    latency_p50, latency_p95           seconds per question (`percentile`)
+    """
     ans = [r for r in results if r.answerable]
     una = [r for r in results if not r.answerable]
     answered = [r for r in results if not r.refused]
     cited = [r for r in answered if r.cited]
-    hits = [r.retrieval_hit for r in ans if r.retrieval_hit is not None]
+    measured = [r for r in ans if r.retrieval_hit is not None]
     ev = [r.evidence_cited for r in ans if r.evidence_cited is not None]
-    secs = sorted(r.seconds for r in results)
+    secs = [r.seconds for r in results]
     out: dict[str, float] = {"questions": len(results), "answerable": len(ans), "unanswerable": len(una)}
     if ans:
         out["accuracy"] = sum(r.correct for r in ans) / len(ans)
         out["f1"] = sum(r.f1 for r in ans) / len(ans)
         out["false_refusal"] = sum(r.refused for r in ans) / len(ans)
-    if hits:
-        out["retrieval_recall"] = sum(hits) / len(hits)
+    if any(r.draft for r in ans):
+        good_drafts = [r for r in ans if contains_answer(r.draft, r.gold)]
+        out["draft_accuracy"] = len(good_drafts) / len(ans)
+        if good_drafts:
+            out["kept"] = sum(r.correct for r in good_drafts) / len(good_drafts)
+    if measured:
+        out["retrieval_recall"] = sum(bool(r.retrieval_hit) for r in measured) / len(measured)
+        for k in RECALL_AT:
+            out[f"recall@{k}"] = sum(r.retrieval_rank is not None and r.retrieval_rank <= k
+                                     for r in measured) / len(measured)
     answered_ans = [r for r in answered if r.answerable]
     if answered_ans and any(r.cited for r in answered_ans):
         out["citation_precision"] = sum(r.cited_ok for r in answered_ans) / max(1, sum(r.cited for r in answered_ans))
@@ -173,13 +160,13 @@ def summarize(results: list[Result]) -> dict[str, float]:
     if una:
         out["refusal"] = sum(r.refused for r in una) / len(una)
     if secs:
-        out["latency_p50"] = secs[len(secs) // 2]
-        out["latency_p95"] = secs[min(len(secs) - 1, int(len(secs) * 0.95))]
+        out["latency_p50"] = percentile(secs, 50)
+        out["latency_p95"] = percentile(secs, 95)
     return {k: round(v, 4) for k, v in out.items()}
 
 
 HIGHER_IS_BETTER = {"accuracy", "f1", "retrieval_recall", "citation_precision", "citation_recall", "cited_share",
-                    "refusal"}
+                    "refusal", "draft_accuracy", "kept", *(f"recall@{k}" for k in RECALL_AT)}
 
 
 def gate(summary: dict[str, float], thresholds: dict[str, float]) -> list[str]:
@@ -197,9 +184,6 @@ def gate(summary: dict[str, float], thresholds: dict[str, float]) -> list[str]:
 
 
 # ---- running ---------------------------------------------------------------------------------
-AskFn = Callable[[Question], tuple[Answer, list[tuple[str, str, str]]]]
-
-
 def run(qs: QuestionSet, ask: AskFn, limit: int = 0, progress: bool = True) -> list[Result]:
     questions = qs.questions[:limit] if limit else qs.questions
     results = []
@@ -218,11 +202,10 @@ def run(qs: QuestionSet, ask: AskFn, limit: int = 0, progress: bool = True) -> l
 
 def ours(index_dir: Path, model: str) -> AskFn:
     from rag.assistant import Assistant
-    from rag.settings import Settings
 
     assistant = Assistant(Settings.from_env(index_dir=index_dir, model=model))
 
-    def ask(q: Question) -> tuple[Answer, list[tuple[str, str, str]]]:
+    def ask(q: Question) -> tuple[Answer, Retrieved]:
         answer = assistant.ask(q.question, list(q.history))
         store = assistant.library.store
         retrieved = []
@@ -235,65 +218,43 @@ def ours(index_dir: Path, model: str) -> AskFn:
     return ask
 
 
-def build_index(qs: QuestionSet, settings_chunks: tuple[int, int] = (5, 2)) -> Path:
+def build_index(qs: QuestionSet, settings: Settings | None = None) -> Path:
+    """The set's corpus indexed with the settings' chunking (default: Settings()), cached by content."""
     from rag.library import Library
 
-    key = corpus_hash(qs.corpus, f"{settings_chunks}")
-    index_dir = CACHE / f"{qs.name}-{key}"
+    s = settings or Settings()
+    chunks = (s.chunk_sentences, s.chunk_overlap)
+    index_dir = CACHE / f"{qs.name}-{qs.corpus_hash(str(chunks))}"
     if not (index_dir / "CURRENT").exists():
         print(f"building the index of {qs.name} in {index_dir} ...", file=sys.stderr)
-        lib = Library(index_dir, chunk_sentences=settings_chunks[0], chunk_overlap=settings_chunks[1])
-        summary = lib.ingest([qs.corpus])
+        lib = Library(index_dir, chunk_sentences=chunks[0], chunk_overlap=chunks[1])
+        summary = lib.ingest([qs.corpus]) if isinstance(qs.corpus, Path) else lib.add_articles(list(qs.corpus))
         print(summary.lines()[0], file=sys.stderr)
     return index_dir
 
 
-def resolve_set(name_or_dir: str, limit: int) -> QuestionSet:
-    from rag import evalsets
+def resolve_set(name_or_dir: str, limit: int = 0, split: str = "all") -> QuestionSet:
+    """A question-set folder, `seed` (evals/seed/), or a built-in set of rag.evals.datasets in `split`."""
+    from rag.evals import datasets
 
     path = Path(name_or_dir)
-    if path.is_dir():
-        return load_set(path)
-    if name_or_dir == "seed":
-        return load_set(Path(__file__).resolve().parents[1] / "evals" / "seed")
-    if name_or_dir in evalsets.BUILTIN:
-        out = CACHE / "sets" / f"{name_or_dir}-{limit or 'all'}"
-        evalsets.build_set(name_or_dir, out, limit)  # rebuilt each run (seconds): an adapter change must show
-        qs = load_set(out)
-        local = Path(__file__).resolve().parents[1] / "evals" / f"{name_or_dir}.toml"
-        if local.exists():  # thresholds for the built-in sets live in the repository
-            meta = tomllib.loads(local.read_text())
-            key = str(limit or "all")
-            qs = QuestionSet(qs.name, qs.folder, qs.questions, qs.corpus,
-                             {k: float(v) for k, v in meta.get("thresholds", {}).get(key, {}).items()},
-                             qs.description)
-        return qs
-    raise RagError(f"No question set {name_or_dir!r}: give a folder, or one of: seed, {', '.join(evalsets.BUILTIN)}")
-
-
-def write_report(out: Path, qs: QuestionSet, pipeline: str, results: list[Result], summary: dict[str, float],
-                 failures: list[str]) -> None:
-    from rag.report import write
-
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "results.jsonl", "w") as f:
-        for r in results:
-            f.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
-    (out / "summary.json").write_text(json.dumps({"set": qs.name, "pipeline": pipeline, "summary": summary,
-                                                  "failures": failures}, indent=1))
-    by_cat: dict[str, list[Result]] = defaultdict(list)
-    for r in results:
-        by_cat[r.category or "all"].append(r)
-    write(out, qs.name, pipeline, summary, {c: summarize(rs) for c, rs in sorted(by_cat.items())},
-          [r.seconds for r in results], failures)
+    if path.is_dir() or name_or_dir == "seed":
+        if split != "all":
+            raise RagError(f"--split {split} applies to the built-in public sets ({', '.join(datasets.BUILTIN)}); "
+                           "a question-set folder is run whole.")
+        return load_set(path if path.is_dir() else ROOT / "evals" / "seed")
+    if name_or_dir in datasets.BUILTIN:
+        return datasets.build(name_or_dir, limit, split)  # rebuilt each run (seconds): an adapter change must show
+    raise RagError(f"No question set {name_or_dir!r}: give a folder, or one of: seed, {', '.join(datasets.BUILTIN)}")
 
 
 def main(args: argparse.Namespace) -> int:
-    from rag.settings import Settings
+    from rag.evals.report import write_report
 
     settings = Settings.from_env(model=args.model)
-    qs = resolve_set(args.set_dir, args.limit)
-    index_dir = build_index(qs, (settings.chunk_sentences, settings.chunk_overlap))
+    split = getattr(args, "split", "all")
+    qs = resolve_set(args.set_dir, args.limit, split)
+    index_dir = build_index(qs, settings)
     if args.pipeline == "llamaindex":
         from rag.llamaindex import baseline_ask
 

@@ -1,0 +1,5 @@
+import sys
+
+from rag.evals.bench.main import cli
+
+sys.exit(cli())

@@ -1,0 +1,5 @@
+import sys
+
+from rag.evals.datasets import main
+
+sys.exit(main())

@@ -1,0 +1,137 @@
+"""RealTimeQA 2022 (Kasai et al.): CNN news-quiz questions over 22 weeks (June–November 2022).
+
+Files in `<evaldata>/realtimeqa-2022/`, per week YYYYMMDD: `_qa.jsonl` (questions with 4 choices and the index of
+the right one), `_gold.jsonl` (the full text of the CNN article each quiz question links to), `_gcs.jsonl` (web-search
+results per question: full article texts, used as distractors; one week has none upstream).
+
+An item: the open answer is the right choice's text; evidence is the gold article's URL; the corpus is the gold
+articles plus the question's search results (>= MIN_DISTRACTOR_CHARS, not a copy of any gold page). Questions
+whose gold page holds only CNN's ad-feedback form are left out (194 of 206 remain). Split: by quiz week
+(`splits.by_week`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from rag.errors import RagError
+from rag.evals.datasets import splits
+from rag.evals.datasets.common import Item, read_jsonl, require, squash
+from rag.evals.questions import Question
+from rag.ingest.articles import Article
+
+DESCRIPTION = ("RealTimeQA 2022 (Kasai et al.): CNN news-quiz questions, open answer = the right choice; evidence = "
+               "the URL of the gold CNN article; corpus = gold articles plus web-search distractors. Questions whose "
+               "gold page holds only an ad form are left out.")
+FOLDER = "realtimeqa-2022"
+MIN_DISTRACTOR_CHARS = 500  # shorter search results are mostly cookie banners and ad forms
+# CNN pages scraped by RealTimeQA sometimes hold only this ad-feedback form instead of the article.
+_CNN_AD_FORM = ("1. How relevant is this ad to you?\n\nVideo player was slow to load content Video content never "
+                "loaded Ad froze or did not finish loading Video content did not start after ad Audio on ad was too "
+                "loud Other issues")
+_QUOTES = "\"'“”‘’"
+
+
+def _qa_files(root: Path) -> list[Path]:
+    folder = require(root / FOLDER)
+    qa_files = sorted(folder.glob("*_qa.jsonl"))
+    if not qa_files:
+        raise RagError(f"No *_qa.jsonl files in {folder}; restore the shared evaldata folder.")
+    return qa_files
+
+
+def items(root: Path) -> list[Item]:
+    qa_files = _qa_files(root)
+    folder = root / FOLDER
+    gold: dict[str, list[dict]] = {}
+    search: dict[str, list[dict]] = {}
+    for qa in qa_files:
+        week = qa.name.removesuffix("_qa.jsonl")
+        for rec in read_jsonl(folder / f"{week}_gold.jsonl"):
+            gold[rec["question_id"]] = [r for r in rec["search_result"] if _usable_gold(r.get("text") or "")]
+        if (folder / f"{week}_gcs.jsonl").exists():  # one week has no search results upstream
+            for rec in read_jsonl(folder / f"{week}_gcs.jsonl"):
+                search[rec["question_id"]] = rec["search_result"]
+    gcs_titles = {_url_key(r["url"]): r["title"] for results in search.values() for r in results if r.get("title")}
+    gold_keys = {_url_key(r["url"]) for results in gold.values() for r in results}
+    gold_texts = {squash(r["text"]) for results in gold.values() for r in results}
+    out: list[Item] = []
+    for qa in qa_files:
+        split = splits.by_week(qa.name.removesuffix("_qa.jsonl"))
+        for rec in read_jsonl(qa):
+            qid = rec["question_id"]
+            if not gold.get(qid):
+                continue
+            answer = _unquote(rec["choices"][int(rec["answer"][0])])
+            golds = tuple(_gold_article(r, rec, gcs_titles) for r in gold[qid])
+            distractors = tuple(search_article(r) for r in search.get(qid, ())
+                                if len(r.get("text") or "") >= MIN_DISTRACTOR_CHARS
+                                and _url_key(r["url"]) not in gold_keys and squash(r["text"]) not in gold_texts)
+            question = Question(f"realtimeqa-{qid}", rec["question_sentence"].strip(), (answer,), True,
+                                tuple(dict.fromkeys(a.url for a in golds)), category="realtimeqa")
+            out.append(Item(question, golds + distractors, split))
+    return out
+
+
+def search_articles(root: Path) -> Iterator[Article]:
+    """Every web-search result article, week by week in file order (repeats included): the bench's news text."""
+    folder = require(root / FOLDER)
+    for path in sorted(folder.glob("*_gcs.jsonl")):
+        for rec in read_jsonl(path):
+            for r in rec.get("search_result") or []:
+                if r.get("url") and r.get("text"):
+                    yield search_article(r)
+
+
+def quiz_questions(root: Path) -> list[str]:
+    """Every quiz question's text in file order, with or without a gold article: real news questions."""
+    return [rec["question_sentence"].strip() for qa in _qa_files(root) for rec in read_jsonl(qa)]
+
+
+def _usable_gold(text: str) -> bool:
+    return bool(text.strip()) and text.strip() != _CNN_AD_FORM
+
+
+def _gold_article(r: dict, qa: dict, gcs_titles: dict[str, str]) -> Article:
+    title = gcs_titles.get(_url_key(r["url"])) or _first_line(r["text"])
+    date = _iso_date(r.get("publish_date") or qa.get("question_date") or "")
+    return Article(_url_id(r["url"]), re.sub(r"\s+[-|]\s+CNN.*$", "", title), r["text"], date, "CNN", r["url"])
+
+
+def search_article(r: dict) -> Article:
+    host = urlsplit(r["url"]).netloc.removeprefix("www.")
+    return Article(_url_id(r["url"]), r.get("title") or "", r["text"], _iso_date(r.get("publish_date") or ""), host,
+                   r["url"])
+
+
+def _url_id(url: str) -> str:
+    return "rtqa-" + hashlib.sha1(url.encode()).hexdigest()[:16]
+
+
+def _url_key(url: str) -> str:
+    """The same page under small URL variations (scheme, www., utm_ tracking, fragment, index.html) gets one key."""
+    parts = urlsplit(url)
+    path = parts.path.removesuffix("index.html").rstrip("/")
+    query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("utm_"))
+    return parts.netloc.removeprefix("www.").lower() + path + (f"?{query}" if query else "")
+
+
+def _first_line(text: str, words: int = 12) -> str:
+    """The opening words of the first line that is not a dateline such as "New York CNN —"."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.rstrip().endswith("—")]
+    return " ".join(lines[0].split()[:words]) if lines else ""
+
+
+def _iso_date(date: str) -> str:
+    return date.replace("/", "-") if re.fullmatch(r"\d{4}/\d{2}/\d{2}", date) else date
+
+
+def _unquote(choice: str) -> str:
+    choice = choice.strip()
+    if len(choice) >= 2 and choice[0] in _QUOTES and choice[-1] in _QUOTES:
+        return choice[1:-1].strip()
+    return choice
