@@ -1,4 +1,5 @@
-"""rag.present: answers, citations and articles as inert HTML, and the chat / corpus events on plain data."""
+"""rag.present: answers, citations and articles as inert HTML (html), the chat events on plain data (chat), and
+the Articles tab (uploads)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from rag import present
 from rag.answer.conversation import Turn
 from rag.answer.records import Answer, Citation
 from rag.answer.retrieve import Filters
 from rag.errors import RagError
 from rag.ingest.articles import Article
+from rag.present import chat, static, uploads
+from rag.present import html as render
 
 TEXT = ("Council approves budget.\nThe council voted <b>7 to 2</b> on Tuesday. "
         "<script>window.__pwned=1</script> **bold** <img src=x onerror=alert(1)> ends here.")
@@ -43,13 +45,13 @@ def marks(page: str) -> list[str]:
 
 
 def test_answer_text_escapes_and_links_known_markers_only() -> None:
-    out = present.answer_text_html("Umerov <script>alert(1)</script> leads [1]. See [9].", {1})
+    out = render.answer_text_html("Umerov <script>alert(1)</script> leads [1]. See [9].", {1})
     assert out == ('Umerov &lt;script&gt;alert(1)&lt;/script&gt; leads '
                    '<a href="#" class="rag-cite" data-cite="1" title="Show the source sentence">[1]</a>. See [9].')
 
 
 def test_answer_html_has_link_sources_and_highlight_equal_to_the_cited_slice() -> None:
-    page = present.answer_html(3, "How <did> it go?", answer(), {"a1": ARTICLE})
+    page = render.answer_html(3, "How <did> it go?", answer(), {"a1": ARTICLE})
     assert '<a href="#" class="rag-cite" data-cite="1"' in page
     assert "How &lt;did&gt; it go?" in page
     assert "rag-refused" not in page
@@ -61,7 +63,7 @@ def test_answer_html_has_link_sources_and_highlight_equal_to_the_cited_slice() -
 
 
 def test_article_text_is_inert() -> None:
-    page = present.answer_html(0, "q", answer(), {"a1": ARTICLE})
+    page = render.answer_html(0, "q", answer(), {"a1": ARTICLE})
     assert "<script" not in page and "<img" not in page and "<b>" not in page and "<i>" not in page
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
@@ -70,7 +72,7 @@ def test_article_text_is_inert() -> None:
 
 
 def test_article_view_shows_title_source_date_and_a_safe_link() -> None:
-    view = present.article_view(ARTICLE, citation(), 0)
+    view = render.article_view(ARTICLE, citation(), 0)
     assert "Riverton Post · 2025-06-01" in view
     assert ('<a href="https://example.org/a?x=1&amp;y=2" target="_blank" rel="noopener noreferrer nofollow">'
             in view)
@@ -78,15 +80,15 @@ def test_article_view_shows_title_source_date_and_a_safe_link() -> None:
 
 
 def test_only_http_urls_become_links() -> None:
-    assert present.safe_link("javascript:alert(1)") == "javascript:alert(1)"
-    assert present.safe_link('https://x.org/"><script>') == (
+    assert render.safe_link("javascript:alert(1)") == "javascript:alert(1)"
+    assert render.safe_link('https://x.org/"><script>') == (
         '<a href="https://x.org/&quot;&gt;&lt;script&gt;" target="_blank" rel="noopener noreferrer nofollow">'
         'https://x.org/&quot;&gt;&lt;script&gt;</a>')
 
 
 def test_refusal_is_styled_and_lists_the_closest_sentences() -> None:
     closest = (citation(1, score=0.41), citation(2, "Council approves budget.", 0, 0.3))
-    page = present.answer_html(0, "q", answer("The articles don't say.", refused=True, closest=closest),
+    page = render.answer_html(0, "q", answer("The articles don't say.", refused=True, closest=closest),
                                {"a1": ARTICLE})
     assert ('<div class="rag-answer rag-refused" data-final="1"><span class="rag-badge">Not in the articles</span>'
             in page)
@@ -96,14 +98,16 @@ def test_refusal_is_styled_and_lists_the_closest_sentences() -> None:
 
 def test_a_changed_or_removed_article_is_said_so() -> None:
     changed = Article("a1", "t", "Something else entirely, much longer than before " * 3)
-    assert "changed after the answer" in present.answer_html(0, "q", answer(), {"a1": changed})
-    assert "no longer in the library" in present.answer_html(0, "q", answer(), {})
+    assert "changed after the answer" in render.answer_html(0, "q", answer(), {"a1": changed})
+    assert "no longer in the library" in render.answer_html(0, "q", answer(), {})
 
 
-def test_streaming_and_error_turns_escape() -> None:
-    assert "&lt;img&gt; partial" in present.streaming_html(0, "q", "<img> partial")
-    assert "Searching the articles" in present.streaming_html(0, "q", "")
-    err = present.error_html(1, "q", "Bad <date>")
+def test_draft_pending_and_error_turns_escape() -> None:
+    assert "&lt;img&gt; partial" in render.draft_html("<img> partial")
+    assert "Searching the articles" in render.draft_html("")
+    pending = render.pending_html(2, "Who <b>?")
+    assert 'data-turn="2"' in pending and "Who &lt;b&gt;?" in pending and "data-final" not in pending
+    err = render.error_html(1, "q", "Bad <date>")
     assert "rag-error" in err and "Bad &lt;date&gt;" in err
 
 
@@ -111,32 +115,54 @@ def test_articles_table_escapes_titles() -> None:
     class Info:
         id, title, date, source, url, sentences = "x1", "<img src=x onerror=alert(1)>", "2025-01-02", "S&P", "", 7
 
-    table = present.articles_table([Info()])
+    table = uploads.articles_table([Info()])
     assert "<img" not in table and "&lt;img src=x onerror=alert(1)&gt;" in table and "S&amp;P" in table
     assert '<td class="rag-num">7</td>' in table
-    assert present.article_choices([Info()]) == [("<img src=x onerror=alert(1)> (2025-01-02) — x1", "x1")]
+    assert uploads.article_choices([Info()]) == [("<img src=x onerror=alert(1)> (2025-01-02) — x1", "x1")]
 
 
 # ---- settings -----------------------------------------------------------------------------------
 
 
 def test_filters_from_settings() -> None:
-    assert present.make_filters(present.ChatOptions()) is None
-    assert present.make_filters(present.ChatOptions(sources=("BBC", ""), date_from=" 2025-01-01 ")) == Filters(
+    assert chat.make_filters(chat.ChatOptions()) is None
+    assert chat.make_filters(chat.ChatOptions(sources=("BBC", ""), date_from=" 2025-01-01 ")) == Filters(
         ("BBC",), "2025-01-01", "")
     with pytest.raises(RagError, match="YYYY-MM-DD"):
-        present.make_filters(present.ChatOptions(date_from="yesterday"))
+        chat.make_filters(chat.ChatOptions(date_from="yesterday"))
     with pytest.raises(RagError, match="YYYY-MM-DD"):
-        present.make_filters(present.ChatOptions(date_to="2025-02-30"))
+        chat.make_filters(chat.ChatOptions(date_to="2025-02-30"))
     with pytest.raises(RagError, match="is after"):
-        present.make_filters(present.ChatOptions(date_from="2025-02-01", date_to="2025-01-01"))
+        chat.make_filters(chat.ChatOptions(date_from="2025-02-01", date_to="2025-01-01"))
 
 
-def test_model_choice() -> None:
-    for ok in ("gemma", "smollm2", "/models/x.gguf", "http://127.0.0.1:8000/v1"):
-        assert present.check_model(ok) == ok
-    with pytest.raises(RagError, match="Unknown model"):
-        present.check_model("gpt-5")
+def test_model_choice_is_decided_by_rag_generate() -> None:
+    for ok in ("gemma", "smollm2", "/models/x.gguf", "http://127.0.0.1:8000/v1", " gemma "):
+        assert chat.check_model(ok) == ok.strip()
+    with pytest.raises(RagError, match="Unknown model 'gpt-5'. Use 'gemma', 'smollm2', a path to a .gguf file"):
+        chat.check_model("gpt-5")
+    with pytest.raises(RagError, match="Choose a model"):
+        chat.check_model("  ")
+
+
+def test_a_model_file_without_the_gguf_suffix_is_accepted_as_make_generator_accepts_it(tmp_path: Path) -> None:
+    from rag.generate import make_generator, model_kind
+
+    weights = tmp_path / "model.bin"
+    weights.write_bytes(b"GGUF")
+    assert model_kind(str(weights)) == "file" and chat.check_model(str(weights)) == str(weights)
+    assert make_generator(str(weights)).path == weights  # loads lazily: nothing is read here
+    assert [model_kind(m) for m in ("gemma", "smollm2", "https://x/v1")] == ["embedded", "embedded", "server"]
+
+
+def test_the_page_lists_come_from_settings_and_the_loaders() -> None:
+    from rag.ingest.articles import SUFFIXES
+
+    assert uploads.SUFFIXES is SUFFIXES
+    assert uploads.ingest_uploads(None, []) == f"Choose one or more article files first ({' '.join(SUFFIXES)})."
+    css, js = static("chat.css"), static("cite.js")
+    assert ".rag-chat {" in css and "mark {" in css
+    assert "element.addEventListener('click'" in js
 
 
 # ---- uploads ------------------------------------------------------------------------------------
@@ -147,7 +173,7 @@ def test_model_choice() -> None:
     (".hidden.md", "hidden.md"), ("ok name.json", "ok name.json"), ("x/..", "upload"), ("a..b.txt", "a.b.txt"),
 ])
 def test_safe_upload_name(name: str, safe: str) -> None:
-    assert present.safe_upload_name(name) == safe
+    assert uploads.safe_upload_name(name) == safe
 
 
 def test_uploads_stay_inside_the_folder(tmp_path: Path) -> None:
@@ -155,7 +181,7 @@ def test_uploads_stay_inside_the_folder(tmp_path: Path) -> None:
     src.write_text("t\nbody")
     folder = tmp_path / "up"
     folder.mkdir()
-    out = present.copy_uploads([str(src)] * 3, folder, ["../evil.txt", "/abs/evil.txt", "evil.txt"])
+    out = uploads.copy_uploads([str(src)] * 3, folder, ["../evil.txt", "/abs/evil.txt", "evil.txt"])
     assert [p.name for p in out] == ["evil.txt", "evil-2.txt", "evil-3.txt"]
     assert all(p.parent == folder.resolve() for p in out)
     assert not (tmp_path / "evil.txt").exists()
@@ -170,16 +196,16 @@ def test_ingest_uploads_reports_added_and_skipped_files(tmp_path: Path, hash_emb
     bad.write_bytes(b"%PDF-1.4")
     lib = Library(tmp_path / "index", embedder=hash_embedder)
     seen: list[tuple[int, int]] = []
-    message = present.ingest_uploads(lib, [str(good), str(bad)], lambda d, t: seen.append((d, t)))
+    message = uploads.ingest_uploads(lib, [str(good), str(bad)], lambda d, t: seen.append((d, t)))
     assert message.startswith("added 1, updated 0, unchanged 0, near-duplicates 0, skipped 1")
     assert "  skipped: scan.pdf: unsupported file type '.pdf'" in message
     assert "rag-upload-" not in message
     assert seen and seen[-1][0] == seen[-1][1]
     assert [a.title for a in lib.articles()] == ["Riverton builds a library"]
-    assert present.ingest_uploads(lib, [], None).startswith("Choose one or more")
+    assert uploads.ingest_uploads(lib, [], None).startswith("Choose one or more")
     (info,) = lib.articles()
-    assert present.remove_article(lib, info.id) == f"Removed 'Riverton builds a library' ({info.id})."
-    assert present.remove_article(lib, "nope").startswith("Nothing was removed: No article with id 'nope'")
+    assert uploads.remove_article(lib, info.id) == f"Removed 'Riverton builds a library' ({info.id})."
+    assert uploads.remove_article(lib, "nope").startswith("Nothing was removed: No article with id 'nope'")
 
 
 # ---- chat events --------------------------------------------------------------------------------
@@ -214,39 +240,86 @@ class FakeSource:
         return ARTICLE
 
 
-def test_chat_turn_streams_then_shows_the_checked_answer() -> None:
+def test_chat_turn_streams_only_the_draft_then_shows_the_checked_answer() -> None:
     fake = FakeAssistant(["It voted", " <7 to 2>", answer()])
     source = FakeSource(fake)
-    steps = list(present.chat_turn(source, " How did it vote? ", [], present.ChatOptions("smollm2", 4)))
-    pages = [page for _, page in steps]
-    assert "Searching the articles" in pages[0]
-    assert "It voted &lt;7 to 2&gt;" in pages[2] and "rag-streaming" in pages[2]
-    state, final = steps[-1]
-    assert len(state) == 1 and state[0].answer == "It voted 7 to 2 [1]." and state[0].question == "How did it vote?"
-    assert "rag-streaming" not in final and 'data-cite="1"' in final and "<mark" in final
+    steps = list(chat.chat_turn(source, " How did it vote? ", chat.ChatLog(), chat.ChatOptions("smollm2", 4),
+                                draft_every_s=0))
+    # the question shown and the draft started, one step per piece of text (the chat unchanged), the final turn
+    assert [s.chat is not None for s in steps] == [True, False, False, True]
+    assert "How did it vote?" in steps[0].chat and "rag-pending" in steps[0].chat
+    assert "Searching the articles" in steps[0].draft
+    assert "It voted &lt;7 to 2&gt;" in steps[2].draft and "rag-streaming" in steps[2].draft
+    last = steps[-1]
+    assert last.draft == ""
+    assert last.log.history == [Turn("How did it vote?", "It voted 7 to 2 [1].")]
+    assert "rag-streaming" not in last.chat and "rag-pending" not in last.chat
+    assert 'data-cite="1"' in last.chat and "<mark" in last.chat and 'data-final="1"' in last.chat
     assert source.asked == [("smollm2", 4)]
     # the next question carries the history
-    list(present.chat_turn(source, "And then?", state, present.ChatOptions()))
+    list(chat.chat_turn(source, "And then?", last.log, chat.ChatOptions()))
     assert fake.calls[-1][1] == [Turn("How did it vote?", "It voted 7 to 2 [1].")]
+
+
+def test_the_draft_is_shown_at_most_once_per_interval() -> None:
+    source = FakeSource(FakeAssistant(["It", " voted", " 7 to 2", answer()]))
+    steps = list(chat.chat_turn(source, "How did it vote?", chat.ChatLog(), chat.ChatOptions(), draft_every_s=60))
+    assert [s.draft for s in steps[1:-1]] == [render.draft_html("It")]  # the first piece at once, then the answer
+    assert 'data-final="1"' in steps[-1].chat
+
+
+def test_a_refused_turn_is_kept_as_refused_and_its_text_never_reaches_the_model() -> None:
+    fake = FakeAssistant([answer("The articles don't say who won.", refused=True)])
+    source = FakeSource(fake)
+    log = list(chat.chat_turn(source, "Who won?", chat.ChatLog(), chat.ChatOptions()))[-1].log
+    assert "Not in the articles" in log.shown[0]
+    assert log.history == [Turn("Who won?", "The articles don't say who won.", refused=True)]
+    list(chat.chat_turn(source, "And then?", log, chat.ChatOptions()))
+    (previous,) = fake.calls[-1][1]
+    assert previous.refused and previous.said == ""
 
 
 def test_a_failing_request_becomes_a_message_and_the_session_goes_on() -> None:
     source = FakeSource(FakeAssistant([RagError("The model server did not answer. Start it.")]))
-    state, page = list(present.chat_turn(source, "q1", [], present.ChatOptions()))[-1]
-    assert "rag-error" in page and "The model server did not answer. Start it." in page
-    assert state[0].answer is None and present.history(state) == []
+    last = list(chat.chat_turn(source, "q1", chat.ChatLog(), chat.ChatOptions()))[-1]
+    assert "rag-error" in last.chat and "The model server did not answer. Start it." in last.chat
+    assert len(last.log.shown) == 1 and last.log.history == []
     source.assistant.script = [RuntimeError("boom")]
-    state, page = list(present.chat_turn(source, "q2", state, present.ChatOptions()))[-1]
-    assert "Something went wrong while answering (RuntimeError: boom)" in page
+    last = list(chat.chat_turn(source, "q2", last.log, chat.ChatOptions()))[-1]
+    assert "Something went wrong while answering (RuntimeError: boom)" in last.chat
     source.assistant.script = [answer()]
-    state, page = list(present.chat_turn(source, "q3", state, present.ChatOptions()))[-1]
-    assert len(state) == 3 and state[2].answer == "It voted 7 to 2 [1]."
-    state, page = list(present.chat_turn(source, "q4", state, present.ChatOptions(date_from="June")))[-1]
-    assert "The from date &#x27;June&#x27; is not a date" in page
-    state, page = list(present.chat_turn(source, "q5", state, present.ChatOptions(model="gpt-5")))[-1]
-    assert "Unknown model &#x27;gpt-5&#x27;" in page
+    last = list(chat.chat_turn(source, "q3", last.log, chat.ChatOptions()))[-1]
+    assert len(last.log.shown) == 3 and last.log.history == [Turn("q3", "It voted 7 to 2 [1].")]
+    assert 'data-turn="2"' in last.log.shown[2]
+    last = list(chat.chat_turn(source, "q4", last.log, chat.ChatOptions(date_from="June")))[-1]
+    assert "The from date &#x27;June&#x27; is not a date" in last.chat
+    last = list(chat.chat_turn(source, "q5", last.log, chat.ChatOptions(model="gpt-5")))[-1]
+    assert "Unknown model &#x27;gpt-5&#x27;" in last.chat
 
 
 def test_an_empty_question_changes_nothing() -> None:
-    assert list(present.chat_turn(FakeSource(FakeAssistant([])), "   ", [], present.ChatOptions())) == [
-        ([], present.conversation_html([]))]
+    log = chat.ChatLog()
+    assert list(chat.chat_turn(FakeSource(FakeAssistant([])), "   ", log, chat.ChatOptions())) == [
+        chat.Step(log, render.conversation_html([]), "")]
+
+
+# ---- the JSON answer ----------------------------------------------------------------------------
+
+
+def test_answer_json_is_the_answer_as_a_dict_with_the_history_as_turns() -> None:
+    fake = FakeAssistant(["ignored draft", answer()])
+    source = FakeSource(fake)
+    out = chat.answer_json(source, " How did it vote? ", [["Who?", "Umerov [1].", False], ["Where?", "No.", True],
+                                                           {"question": "When?", "answer": "May."}, ["Why?", "x"]])
+    assert out == answer().to_dict()
+    assert out["citations"][0]["start"] == START and out["citations"][0]["text"] == SENTENCE
+    assert fake.calls[-1][0] == "How did it vote?"
+    assert fake.calls[-1][1] == [Turn("Who?", "Umerov [1].", False), Turn("Where?", "No.", True),
+                                 Turn("When?", "May.", False), Turn("Why?", "x", False)]
+    assert chat.answer_json(source, "q", None)["text"] == "It voted 7 to 2 [1]."
+    with pytest.raises(RagError, match="The question is empty"):
+        chat.answer_json(source, "  ")
+    with pytest.raises(RagError, match=r"History turn 1 is not \[question, answer, refused\]"):
+        chat.answer_json(source, "q", ["just text"])
+    with pytest.raises(RagError, match="Unknown model"):
+        chat.answer_json(source, "q", [], chat.ChatOptions(model="gpt-5"))

@@ -143,14 +143,23 @@ def test_answer_streams_and_a_citation_click_highlights_the_sentence(new_page, i
     page = new_page()
     page.evaluate("""() => {
         window.__drafts = [];
+        window.__chat_changes = 0;
         new MutationObserver(() => {
-            const d = document.querySelector('#rag-chat .rag-streaming .rag-text');
+            const d = document.querySelector('#rag-draft .rag-streaming .rag-text');
             if (d && d.textContent) window.__drafts.push(d.textContent);
+        }).observe(document.querySelector('#rag-draft'), {subtree: true, childList: true, characterData: true});
+        const inChat = (node) => (node.nodeType === 1 ? node : node.parentElement)?.closest('.rag-chat');
+        new MutationObserver((records) => {  // renders of the conversation (not of gradio's status wrapper)
+            if (records.some((r) => inChat(r.target))) window.__chat_changes += 1;
         }).observe(document.querySelector('#rag-chat'), {subtree: true, childList: true, characterData: true});
     }""")
     turn = ask(page, "Who leads the Ukrainian delegation?")
     shot(page, "1-answer")
-    assert page.evaluate("window.__drafts.length") > 0, "the model's text never showed while streaming"
+    drafts, chat_changes = page.evaluate("[window.__drafts.length, window.__chat_changes]")
+    assert drafts > 0, "the model's text never showed while streaming"
+    # only the draft streams: the conversation changes when the question is sent and when the answer is final
+    assert chat_changes <= 3, f"the conversation was re-rendered {chat_changes} times for {drafts} drafts"
+    expect(page.locator("#rag-draft .rag-streaming")).to_have_count(0)  # the draft is gone once the answer is final
     assert turn.locator(".rag-question").text_content() == "YouWho leads the Ukrainian delegation?"
     assert turn.locator(".rag-refused").count() == 0, "the article answers this question: no refusal"
     assert "Umerov" in turn.locator(".rag-answer").text_content()

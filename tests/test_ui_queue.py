@@ -94,6 +94,34 @@ def test_twenty_sessions_ask_at_once_through_the_queue(app_url: str) -> None:
     assert grown_mb < 300, f"20 queued questions grew the server's peak RSS by {grown_mb:.0f} MB"
 
 
+def test_the_answer_endpoint_returns_the_answer_as_json(app_url: str, seed_library) -> None:
+    """`/answer` (documented under "Use via API"): the checked Answer as JSON, citations as exact spans of the
+    stored article; a follow-up passes the turns so far as [question, answer, refused]."""
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    question = "Who leads the Ukrainian delegation?"
+    answer = client.predict(question, [], api_name="/answer")
+    assert answer["question"] == question and answer["refused"] is False and "Umerov" in answer["text"]
+    assert answer["citations"] and {"n", "article_id", "sentence_id", "start", "end", "text", "score"} <= set(
+        answer["citations"][0])
+    for c in answer["citations"]:
+        article = seed_library.article(c["article_id"])
+        assert article.text[c["start"] : c["end"]] == c["text"]
+        assert f"[{c['n']}]" in answer["text"] or c["n"] > 1
+    follow = client.predict("What is his current role?", [[question, answer["text"], answer["refused"]]],
+                            api_name="/answer")
+    assert "delegation" in follow["standalone_question"].lower()  # the follow-up was resolved through the history
+    for c in (*follow["citations"], *follow["closest"]):
+        assert seed_library.article(c["article_id"]).text[c["start"] : c["end"]] == c["text"]
+    api = client.view_api(print_info=False, return_format="dict")
+    assert "/answer" in api["named_endpoints"]
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=r"History turn 1 is not \[question, answer, refused\]"):
+        client.predict(question, ["not a turn"], api_name="/answer")
+
+
 def test_uploads_over_the_size_limit_are_refused(app_url: str) -> None:
     """The page's upload route refuses a file over 20 MB with 413; one under it is stored."""
     import httpx
