@@ -38,7 +38,7 @@ class Assistant:
     def answerer(self) -> Answerer:
         s = self.settings
         return Answerer(self.library.retriever, self.generator, s.evidence_sentences, s.max_answer_tokens,
-                        s.refuse_below, s.min_coverage)
+                        s.refuse_below)
 
     def ask(self, question: str, history: list[Turn] | None = None, filters: Filters | None = None) -> Answer:
         return self.answerer().ask(question, history, filters)

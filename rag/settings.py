@@ -26,7 +26,6 @@ class Settings:
     evidence_sentences: int = 6
     max_answer_tokens: int = 48
     refuse_below: float = 0.3  # question-to-best-sentence relevance under which we refuse
-    min_coverage: float = 0.4  # share of the question's terms a sentence must contain to answer it
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -39,7 +38,7 @@ class Settings:
         if not isinstance(self.chunk_overlap, int) or not 0 <= self.chunk_overlap < self.chunk_sentences:
             raise RagError(f"chunk_overlap must be between 0 and chunk_sentences - 1 = {self.chunk_sentences - 1} "
                            f"(RAG_CHUNK_OVERLAP); got {self.chunk_overlap!r}")
-        for name in ("refuse_below", "min_coverage"):
+        for name in ("refuse_below",):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise RagError(f"{name} must be between 0 and 1 (RAG_{name.upper()}); got {value!r}")

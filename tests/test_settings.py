@@ -17,7 +17,7 @@ from rag.settings import DEFAULTS, Settings
     ("chunk_overlap", 5, "chunk_overlap must be between 0 and chunk_sentences - 1 = 4"),
     ("chunk_overlap", -1, "chunk_overlap must be between 0"),
     ("refuse_below", 1.5, "refuse_below must be between 0 and 1"),
-    ("min_coverage", -0.1, "min_coverage must be between 0 and 1"),
+    ("refuse_below", -0.1, "refuse_below must be between 0 and 1"),
     ("timeout_s", 0.0, "timeout_s must be a positive number"),
     ("model", " ", "model is empty"),
 ])
@@ -44,4 +44,3 @@ def test_one_source_of_defaults() -> None:
     assert params["evidence_sentences"].default == DEFAULTS.evidence_sentences == Settings().evidence_sentences
     assert params["max_tokens"].default == DEFAULTS.max_answer_tokens
     assert params["refuse_below"].default == DEFAULTS.refuse_below
-    assert params["min_coverage"].default == DEFAULTS.min_coverage

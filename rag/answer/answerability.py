@@ -4,6 +4,7 @@ behind extractive answers and refusals."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from rag.text import STOPWORDS, normalize
 
@@ -49,19 +50,25 @@ def stems(text: str) -> set[str]:
     return {_stem(w) for w in normalize(text).split() if w not in STOPWORDS}
 
 
-def coverage(question: str, sentence: str, idf: dict[str, float] | None = None) -> float:
-    """Share of the question's content-word stems found in the sentence, weighted by rarity (idf) when given:
-    a name in the question counts more than "said" or "role"."""
+def term_weights(question: str, idf: Mapping[str, float] | None = None) -> dict[str, float]:
+    """The question's content-word stems, each weighted by its rarity (idf) when given, else 1."""
     weights: dict[str, float] = {}
     for w in normalize(question).split():
         if w not in STOPWORDS:
             st = _stem(w)
-            weights[st] = max(weights.get(st, 0.0), (idf or {}).get(w, 1.0) if idf else 1.0)
+            weights[st] = max(weights.get(st, 0.0), idf.get(w, 1.0) if idf else 1.0)
+    return weights
+
+
+def weighted_share(weights: Mapping[str, float], have: set[str]) -> float:
     total = sum(weights.values())
-    if not total:
-        return 0.0
-    have = stems(sentence)
-    return sum(v for st, v in weights.items() if st in have) / total
+    return sum(v for st, v in weights.items() if st in have) / total if total else 0.0
+
+
+def coverage(question: str, sentence: str, idf: Mapping[str, float] | None = None) -> float:
+    """Share of the question's content-word stems found in the sentence, weighted by rarity (idf) when given:
+    a name in the question counts more than "said" or "role"."""
+    return weighted_share(term_weights(question, idf), stems(sentence))
 
 
 def numbers(text: str) -> set[str]:

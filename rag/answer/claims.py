@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -97,13 +98,18 @@ class Checked:
     recited: bool  # True when the model's own marker was wrong (or missing) and we chose the sentence
 
 
-def check_claim(claim: Claim, question: str, evidence: list[Evidence]) -> Checked | None:
-    """Keep the model's citation when it supports the claim, else re-cite the best supporting sentence, else None."""
-    scored = [(support(claim.text, question, ev.sentence.text), ev) for ev in evidence]
+def check_claim(claim: Claim, question: str, evidence: list[Evidence], likely: Sequence[float] | None = None,
+                keep_at: float = 0.0) -> Checked | None:
+    """Keep the model's citation when that sentence supports the claim, else re-cite the best supporting sentence,
+    else None. With `likely` (the verifier's probability that each sentence answers the question), a supporting
+    sentence must also be at least `keep_at` likely, and the likeliest supporting one is chosen."""
+    likely = likely if likely is not None else [1.0] * len(evidence)
+    scored = [(support(claim.text, question, ev.sentence.text), ev, p) for ev, p in zip(evidence, likely, strict=True)]
     for n in claim.cited:
-        if 1 <= n <= len(evidence) and scored[n - 1][0] >= SUPPORTED:
+        if 1 <= n <= len(evidence) and scored[n - 1][0] >= SUPPORTED and scored[n - 1][2] >= keep_at:
             return Checked(snap(claim.text, evidence[n - 1].sentence.text), evidence[n - 1], scored[n - 1][0], False)
-    best = max(scored, key=lambda se: (se[0] + 0.3 * se[1].score, se[1].score), default=None)
-    if best is None or best[0] < SUPPORTED:
+    ok = [x for x in scored if x[0] >= SUPPORTED and x[2] >= keep_at]
+    if not ok:
         return None
-    return Checked(snap(claim.text, best[1].sentence.text), best[1], best[0], recited=True)
+    sup, ev, _ = max(ok, key=lambda x: (x[2], x[0] + 0.3 * x[1].score, x[1].score))
+    return Checked(snap(claim.text, ev.sentence.text), ev, sup, recited=True)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from rag.answer.amounts import conflicting_amounts
-from rag.answer.answerability import coverage, has_answer_type, keeps_constraints, stems
+from rag.answer.answerability import stems
 from rag.answer.claims import Claim, check_claim, looks_like_injection, new_words, parse_claims
 from rag.answer.conversation import Turn, condense, with_history
 from rag.answer.records import Answer, Citation
 from rag.answer.retrieve import Evidence, Filters, Retrieval, Retriever
+from rag.answer.verifier import Question as VQuestion
+from rag.answer.verifier import Verifier, absent_names, claim_features, features, name_in, vocabulary
+from rag.errors import RagError
 from rag.generate import Generator, Prompt
 from rag.settings import DEFAULTS
 from rag.text import content_words
@@ -26,6 +31,10 @@ INSTRUCTION = (
 _NO_ANSWER = re.compile(r"not in (the )?articles|not (mentioned|stated|specified|provided|given)|no information|"
                         r"(do|does|did)n[o']?t (say|mention|specify)|\bunknown\b|cannot (be )?(determined|answer)",
                         re.IGNORECASE)
+MAX_QUESTION_CHARS = 2000
+COMPLETE_LEFT = 0.4  # a second source is looked for when the cited sentences leave this share of the question
+COMPLETE_COVER = 0.6  # ... and a sentence of another article covers this share of what is left
+STOPS = ("\n\n", "\nQuestion", "Question:")  # the end of a drafted answer
 CONTEXT_SENTENCES = 64  # more than the retrieved chunks hold: all their sentences, ranked
 
 
@@ -55,17 +64,25 @@ def clean_draft(raw: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Found:
+    standalone: str
+    retrieval: Retrieval
+    context: list[Evidence]  # the sentences the model reads, best first; any of them may back a claim
+    prompt: Prompt | None
+
+
 class Answerer:
     """Turns a question into a checked `Answer`. Collaborators come in through the constructor."""
 
     def __init__(self, retriever: Retriever, generator: Generator,
                  evidence_sentences: int = DEFAULTS.evidence_sentences, max_tokens: int = DEFAULTS.max_answer_tokens,
-                 refuse_below: float = DEFAULTS.refuse_below, min_coverage: float = DEFAULTS.min_coverage) -> None:
+                 refuse_below: float = DEFAULTS.refuse_below, verifier: Verifier | None = None) -> None:
         if evidence_sentences < 1:
             raise ValueError(f"evidence_sentences must be greater than 0. Currently it is {evidence_sentences}")
         self.retriever, self.generator = retriever, generator
         self.evidence_sentences, self.max_tokens, self.refuse_below = evidence_sentences, max_tokens, refuse_below
-        self.min_coverage = min_coverage
+        self.verifier = verifier or Verifier.load()
 
     def ask(self, question: str, history: list[Turn] | None = None, filters: Filters | None = None) -> Answer:
         answer = None
@@ -78,9 +95,40 @@ class Answerer:
     def stream(self, question: str, history: list[Turn] | None = None,
                filters: Filters | None = None) -> Iterator[str | Answer]:
         """Yield the model's text deltas as they come, then the checked `Answer`."""
+        if len(question) > MAX_QUESTION_CHARS:
+            raise RagError(f"The question is {len(question):,} characters long: ask it in at most "
+                           f"{MAX_QUESTION_CHARS:,} characters (the articles themselves belong in `rag ingest`).")
         t: dict[str, float] = {}
+        found = self.find(question, history or [], filters, t)
+        standalone, retrieval, context = found.standalone, found.retrieval, found.context
+        missing = absent_names(VQuestion(question, retrieval.idf), context, retrieval.outlets)
+        if found.prompt is None or missing:  # nothing relevant, or about someone never mentioned: no need to generate
+            yield replace(self._refusal(question, standalone, context, t, missing),
+                          retrieved=_retrieved_ids(retrieval))
+            return
         t0 = time.perf_counter()
-        standalone = condense(question, history or [])
+        raw = []
+        first = None
+        for delta in self.generator.stream(found.prompt, self.max_tokens, stop=STOPS):
+            if first is None:
+                first = time.perf_counter() - t0
+            raw.append(delta)
+            yield delta
+        t["generate"] = time.perf_counter() - t0
+        t["first_token"] = first if first is not None else t["generate"]
+        t0 = time.perf_counter()
+        answer = self.check("".join(raw), question, context, t, standalone, retrieval.idf, retrieval.outlets,
+                            history[-1].said if history else "")
+        t["verify"] = time.perf_counter() - t0
+        yield replace(answer, retrieved=_retrieved_ids(retrieval), timings=t, draft="".join(raw))
+
+    def find(self, question: str, history: list[Turn], filters: Filters | None = None,
+             t: dict[str, float] | None = None) -> Found:
+        """Everything before the model writes: the standalone question, the retrieval, the sentences the model
+        reads (the context) and the prompt (None when nothing relevant was found: a refusal without generating)."""
+        t = t if t is not None else {}
+        t0 = time.perf_counter()
+        standalone = condense(question, history)
         t["condense"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         retrieval = self.retriever.retrieve(standalone, filters, rank_by=question, max_sentences=CONTEXT_SENTENCES)
@@ -91,68 +139,55 @@ class Answerer:
         evidence = context[: self.evidence_sentences]
         t["rank"] = time.perf_counter() - t0
         if not evidence or evidence[0].score < self.refuse_below:
-            yield replace(self._refusal(question, standalone, evidence, t), retrieved=_retrieved_ids(retrieval))
-            return
-        prompt = self.build_prompt(question, retrieval, evidence, history or [])
-        t0 = time.perf_counter()
-        raw = []
-        first = None
-        for delta in self.generator.stream(prompt, self.max_tokens, stop=("\n\n", "\nQuestion", "Question:")):
-            if first is None:
-                first = time.perf_counter() - t0
-            raw.append(delta)
-            yield delta
-        t["generate"] = time.perf_counter() - t0
-        t["first_token"] = first if first is not None else t["generate"]
-        t0 = time.perf_counter()
-        answer = self.check("".join(raw), question, context, t, standalone)
-        t["verify"] = time.perf_counter() - t0
-        yield replace(answer, retrieved=_retrieved_ids(retrieval), timings=t, draft="".join(raw))
+            return Found(standalone, retrieval, context, None)
+        return Found(standalone, retrieval, context, self.build_prompt(question, retrieval, evidence, history))
 
     def build_prompt(self, question: str, retrieval: Retrieval, evidence: list[Evidence],
                      history: list[Turn]) -> Prompt:
         """Whole chunks as context (a tiny model reads prose better than isolated sentences), each
         evidence sentence tagged with its number so a capable model can cite it."""
         number = {ev.sentence.id: i for i, ev in enumerate(evidence, 1)}
-        store = self.retriever.store
         blocks = []
-        for hit in reversed(retrieval.hits):  # best chunk last, nearest the question
-            c = hit.chunk
-            sents = store.sentences[c.article_id][c.first : c.last + 1]
-            parts = [s.text for s in sents if not looks_like_injection(s.text)]
-            tags = [f" [{number[s.id]}]" if s.id in number else "" for s in sents if not looks_like_injection(s.text)]
-            body = " ".join(p + tag for p, tag in zip(parts, tags, strict=True))
-            blocks.append(f"{store.articles[c.article_id].title}\n{body}")
+        for block in reversed(retrieval.blocks):  # best chunk last, nearest the question
+            sents = [s for s in block.sentences if not looks_like_injection(s.text)]
+            body = " ".join(s.text + (f" [{number[s.id]}]" if s.id in number else "") for s in sents)
+            blocks.append(f"{block.title}\n{body}")
         context = "\n\n".join(blocks)
         return Prompt(INSTRUCTION, context, with_history(question, history))
 
-    def answerable(self, question: str, ev: Evidence, agreed: bool = False) -> bool:
-        """Could this sentence answer the question? Relevant, covering the question's terms, and holding
-        something of the kind asked for (a number for "how many", a name for "who", ...)."""
-        idf = self.retriever.bm25.idf
-        # when the model's own claim already rests on this sentence (`agreed`), half the coverage will do
-        need = self.min_coverage / 2 if agreed else self.min_coverage
-        return (ev.score >= self.refuse_below and coverage(question, ev.sentence.text, idf) >= need
-                and has_answer_type(ev.sentence.text, question) and keeps_constraints(question, ev.sentence.text))
-
-    def check(self, raw: str, question: str, evidence: list[Evidence], t: dict[str, float],
-              standalone: str = "") -> Answer:
-        """Keep the model's claims that a sentence supports; otherwise quote the best sentence that could
-        answer; otherwise refuse."""
+    def check(self, raw: str, question: str, context: list[Evidence], t: dict[str, float], standalone: str = "",
+              idf: Mapping[str, float] | None = None, outlets: frozenset[str] = frozenset(),
+              said_before: str = "") -> Answer:
+        """Keep the model's claims that a likely sentence supports; otherwise quote the sentence most likely to
+        answer; otherwise refuse. "Likely" is the verifier's probability that the sentence answers the question."""
         standalone = standalone or question
+        q = VQuestion(question, idf or {})
+        missing = absent_names(q, context, outlets)
+        if missing:  # a question about someone the articles never mention: say so, never quote someone else
+            return self._refusal(question, standalone, context, t, missing)
         draft = clean_draft(raw)
-        if _NO_ANSWER.search(draft):
-            return self._refusal(question, standalone, evidence, t)
+        refused = bool(_NO_ANSWER.search(draft))
+        claims = [] if refused or is_unusable(draft, question) else (parse_claims(draft) or [Claim(draft, ())])
+        if said_before:  # in a conversation, a claim that only repeats the previous answer does not answer this one
+            before = stems(said_before)
+            claims = [c for c in claims if not new_words(c.text, question) <= before]
+        rows = features(q, context, refused)
+        likely = self.verifier.probabilities(rows)
         checked = []
-        if not is_unusable(draft, question):
-            claims = parse_claims(draft) or [Claim(draft, ())]
-            checked = [c for c in (check_claim(cl, question, evidence) for cl in claims) if c is not None]
-            checked = [c for c in checked if self.answerable(question, c.evidence, agreed=True)]
+        for cl in claims:  # the sentence each claim rests on, then how likely the claim is right
+            c = check_claim(cl, question, context, likely)
+            if c is not None:
+                n = next(i for i, ev in enumerate(context) if ev is c.evidence)
+                row = claim_features(q, len(new_words(c.claim, question)), n, c.support, not c.recited, likely,
+                                     rows)
+                if self.verifier.keeps(row, q.kind):
+                    checked.append(c)
         if not checked:
-            best = next((ev for ev in evidence[:3] if self.answerable(question, ev)), None)
-            if best is None:
-                return self._refusal(question, standalone, evidence, t)
-            return self._note_disagreement(self._extractive(question, standalone, best, t), question, evidence)
+            best = int(np.argmax(likely)) if len(likely) else -1
+            if best < 0 or likely[best] < self.verifier.answer_threshold(q.kind):
+                return self._refusal(question, standalone, context, t)
+            answer = self._extractive(question, standalone, context[best], float(likely[best]), t)
+            return self._complete(self._note_disagreement(answer, q, context, likely), q, context, likely)
         citations: dict[str, Citation] = {}
         parts, said = [], []
         for c in checked:
@@ -166,33 +201,72 @@ class Answerer:
             parts.append(f"{c.claim} [{citations[sid].n}]")
         answer = Answer(question, " ".join(parts), tuple(citations.values()), False, "generated",
                         standalone_question=standalone, model=self.generator.name, timings=t)
-        return self._note_disagreement(answer, question, evidence)
+        return self._complete(self._note_disagreement(answer, q, context, likely), q, context, likely)
 
-    def _note_disagreement(self, answer: Answer, question: str, evidence: list[Evidence]) -> Answer:
-        """When another article that could answer states a different amount, say so and cite it too."""
+    def _complete(self, answer: Answer, q: VQuestion, context: list[Evidence], likely: np.ndarray) -> Answer:
+        """A question that spans two articles ("the company that Acme bought", "its founder"): when the cited
+        sentences leave much of the question uncovered and a likely sentence of another article covers most of
+        what is left, and names the question's name the cited ones leave out, quote and cite it too, so each part
+        of the answer rests on its own source."""
+        if answer.sources_disagree or not answer.citations:
+            return answer
+        covered_text = " ".join(c.text for c in answer.citations)
+        # only for a name of the question that the cited sentences leave out ("Acme" in "the start-up that Acme
+        # bought"): the second source must name it
+        names = [n for n in q.names if not name_in(n, vocabulary(covered_text))]
+        if not names:
+            return answer
+        covered = stems(covered_text)
+        rest = {st: w for st, w in q.weights.items() if st not in covered}
+        total, left = sum(q.weights.values()), sum(rest.values())
+        if not total or left < COMPLETE_LEFT * total:
+            return answer
+        cited = {c.article_id for c in answer.citations}
+        best: tuple[float, float, Evidence] | None = None
+        for ev, p in zip(context, likely, strict=True):
+            # it need not answer the question (it supports a part of it): it must name what was left out
+            if ev.article.id in cited or not any(name_in(n, vocabulary(ev.sentence.text)) for n in names):
+                continue
+            have = stems(ev.sentence.text)
+            got = sum(w for st, w in rest.items() if st in have) / left
+            if got >= COMPLETE_COVER and (best is None or (got, p) > best[:2]):
+                best = (got, float(p), ev)
+        if best is None:
+            return answer
+        other = _citation(len(answer.citations) + 1, best[2], best[1])
+        return replace(answer, text=f"{answer.text} {best[2].sentence.text} [{other.n}]",
+                       citations=(*answer.citations, other))
+
+    def _note_disagreement(self, answer: Answer, q: VQuestion, context: list[Evidence], likely: np.ndarray) -> Answer:
+        """When another article, as likely to answer, states a different amount, say so and cite it too."""
         cited = [c.text for c in answer.citations]
         articles = {c.article_id for c in answer.citations}
-        idf = self.retriever.bm25.idf
         # the other sentence must answer the question about as fully as the one the answer rests on
-        need = 0.8 * max(coverage(question, text, idf) for text in cited)
-        for ev in evidence:
-            if (ev.article.id not in articles and self.answerable(question, ev, agreed=True)
-                    and coverage(question, ev.sentence.text, idf) >= need
-                    and all(conflicting_amounts(question, text, ev.sentence.text) for text in cited)):
+        need = 0.8 * max(q.coverage(stems(text)) for text in cited)
+        for ev, p in zip(context, likely, strict=True):
+            if (ev.article.id not in articles and p >= self.verifier.answer_threshold(q.kind)
+                    and q.coverage(stems(ev.sentence.text)) >= need
+                    and all(conflicting_amounts(q.text, text, ev.sentence.text) for text in cited)):
                 other = _citation(len(answer.citations) + 1, ev, ev.score)
                 title = f"“{ev.article.title}”" if ev.article.title else "Another article"
                 text = f"{answer.text} Sources disagree: {title} says: {ev.sentence.text} [{other.n}]"
                 return replace(answer, text=text, citations=(*answer.citations, other), sources_disagree=True)
         return answer
 
-    def _extractive(self, question: str, standalone: str, best: Evidence, t: dict[str, float]) -> Answer:
-        cite = _citation(1, best, best.score)
+    def _extractive(self, question: str, standalone: str, best: Evidence, likely: float,
+                    t: dict[str, float]) -> Answer:
+        cite = _citation(1, best, likely)
         return Answer(question, f"{best.sentence.text} [1]", (cite,), False, "extractive",
                       standalone_question=standalone, model=self.generator.name, timings=t)
 
-    def _refusal(self, question: str, standalone: str, evidence: list[Evidence], t: dict[str, float]) -> Answer:
+    def _refusal(self, question: str, standalone: str, evidence: list[Evidence], t: dict[str, float],
+                 missing: list[str] | None = None) -> Answer:
         closest = tuple(_citation(i, ev, ev.score) for i, ev in enumerate(evidence[:3], 1))
-        text = "The articles don't say."
+        text = f"The articles don't mention {_and(missing)}." if missing else "The articles don't say."
         if closest:
             text += " The closest sentences found are listed below."
         return Answer(question, text, (), True, "refused", closest, standalone, self.generator.name, t)
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -14,7 +16,7 @@ from rag.ingest.articles import Article
 from rag.ingest.sentences import Sentence
 from rag.settings import DEFAULTS
 from rag.store import Chunk, Store
-from rag.text import content_words
+from rag.text import STOPWORDS, content_words
 
 RRF_K = 60
 
@@ -34,10 +36,23 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Block:
+    """A retrieved chunk as the model reads it: its article's title and its sentences, in order."""
+
+    title: str
+    sentences: tuple[Sentence, ...]
+
+
+@dataclass(frozen=True)
 class Retrieval:
+    """Everything answering needs from the index, so it never reaches into the store or the keyword index."""
+
     question: str
     hits: list[Hit]
     sentences: list[Evidence]  # best first
+    blocks: tuple[Block, ...] = ()  # one per hit, in the order of `hits`
+    idf: Mapping[str, float] = field(default_factory=dict)  # keyword rarity of the index's words
+    outlets: frozenset[str] = frozenset()  # words naming the library's sources ("cnn", "verge")
 
     @property
     def best(self) -> float:
@@ -56,6 +71,16 @@ class Filters:
         if self.date_from and (not art.date or art.date[:10] < self.date_from):
             return False
         return not (self.date_to and (not art.date or art.date[:10] > self.date_to))
+
+
+def outlet_words(sources: Iterable[str], urls: Iterable[str]) -> frozenset[str]:
+    """The words naming where a library's articles come from: sources "CNN", "The Verge" → {"cnn", "verge"}; a URL's
+    host "edition.cnn.com" → {"edition", "cnn"}. Used to tell an outlet named in a question from an absent name."""
+    words = {w for src in sources for w in re.findall(r"[\w&'-]+", src.lower()) if w not in STOPWORDS}
+    for url in urls:
+        host = re.sub(r"^[a-z]+://", "", url.lower()).split("/")[0]
+        words |= {w for w in host.split(".")[:-1] if w not in ("www", "m", "amp")}
+    return frozenset(w for w in words if len(w) >= 2)
 
 
 def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
@@ -112,6 +137,14 @@ class Retriever:
         faiss.omp_set_num_threads(1)
         self.top_chunks, self.candidates = top_chunks, candidates
         self._bm25: BM25 | None = None
+        self._outlets: frozenset[str] | None = None
+
+    @property
+    def outlets(self) -> frozenset[str]:
+        if self._outlets is None:
+            arts = self.store.articles.values()
+            self._outlets = outlet_words((a.source for a in arts), (a.url for a in arts))
+        return self._outlets
 
     @property
     def bm25(self) -> BM25:
@@ -137,7 +170,11 @@ class Retriever:
         hits = [Hit(self.store.chunks[cid], score) for cid, score in fused]
         if rank_by and rank_by != question:
             question, qvec = rank_by, self.embedder.embed([rank_by])[0]
-        return Retrieval(question, hits, self.rank_sentences(question, qvec, hits)[:max_sentences])
+        blocks = tuple(Block(self.store.articles[h.chunk.article_id].title,
+                             tuple(self.store.sentences[h.chunk.article_id][h.chunk.first : h.chunk.last + 1]))
+                       for h in hits)
+        return Retrieval(question, hits, self.rank_sentences(question, qvec, hits)[:max_sentences], blocks,
+                         self.bm25.idf, self.outlets)
 
     def rank_sentences(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> list[Evidence]:
         seen: dict[str, Sentence] = {}

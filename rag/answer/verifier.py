@@ -1,0 +1,299 @@
+"""The semantic verifier: how likely is it that this sentence answers this question (given what the model drafted)?
+
+A logistic model over a few features of (question, sentence, draft), trained by `rag/answer/train_verifier.py` on
+the dev split of the public question sets and stored beside this file as `verifier.json`. Lexical checks (coverage,
+answer type, the question's numbers) are features here, not vetoes: a long question whose terms are spread over an
+article is not failed because no single sentence covers it. Absent names are the one veto: a question about a person
+or organisation that none of the retrieved articles mentions is refused, naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from rag.answer.answerability import (
+    _stem,
+    expected_type,
+    has_answer_type,
+    keeps_constraints,
+    stems,
+    term_weights,
+    weighted_share,
+)
+from rag.answer.retrieve import Evidence
+from rag.ingest.sentences import split_sentences
+from rag.text import STOPWORDS, normalize
+
+WEIGHTS = Path(__file__).with_name("verifier.json")
+CLAIM_FEATURES = ("bias", "likely", "likely_share", "support", "best_likely", "claim_words", "marker_ok", "rank",
+                  "type_number", "type_date", "type_name", "cover", "cover_share", "cover_window")
+FEATURES = ("bias", "dense", "score", "cover_sentence", "cover_article", "answer_type", "constraints", "top_rank",
+            "draft_refused", "names_sentence", "names_article", "new_words",
+            "asks_question", "gap_to_best", "type_number", "type_date", "type_name", "cover_window", "cover_title",
+            "dense_rank", "new_names", "new_numbers", "type_and_cover")
+
+_CAPS = re.compile(r"\b[A-Z][\w'’.&-]*(?:\s+(?:of|de|du|la|le|van|von|der|al|bin)?\s*[A-Z][\w'’.&-]*)*")
+_NOT_NAMES = set(STOPWORDS) | {
+    "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "according", "did", "does", "do", "is",
+    "was", "were", "has", "have", "will", "would", "can", "could", "i", "in", "on", "after", "before", "during",
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+    "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "week",
+    "despite", "although", "though", "because", "following", "besides", "approximately", "roughly", "nearly", "amid",
+    "over", "more", "some", "this", "these", "last", "since", "while", "unlike", "like", "among", "along", "once",
+    "given", "apart", "aside", "earlier", "later", "recently", "yesterday", "tomorrow", "tonight", "ahead", "per",
+    "going", "due", "former", "late", "new", "then", "now",
+}
+_ALIASES = {"usa": "us", "america": "us", "uk": "britain", "u.k": "britain"}
+# words that make up names but do not tell one from another ("President", "Cup"): not enough to be a name alone
+_GENERIC = {
+    "president", "vice", "minister", "prime", "secretary", "general", "king", "queen", "prince", "princess", "pope",
+    "senator", "sen", "rep", "governor", "gov", "mayor", "mr", "mrs", "ms", "dr", "ceo", "chief", "company", "inc",
+    "corp", "co", "ltd", "university", "day", "cup", "open", "championship", "award", "awards", "prize", "league",
+    "party", "city", "state", "states", "united", "national", "international", "north", "south", "east", "west",
+    "new", "republic", "democrats", "democrat", "democratic", "republicans", "republican", "court", "supreme",
+    "house", "senate", "congress", "department", "federal", "government", "army", "world", "war", "news", "times",
+    "post", "journal", "festival", "games", "olympics", "olympic", "series", "final", "finals", "grand", "st",
+    "saint", "lake", "river", "mount", "island", "islands", "county", "province", "region", "council", "ministry",
+    "bank", "group", "club", "team", "association", "agency", "office", "service", "services", "foundation", "the",
+    "american", "americans", "british", "european", "russian", "ukrainian", "chinese", "covid", "covid-19",
+    "organization", "organisation", "airlines", "airline", "airways", "show", "museum", "institute", "school",
+    "hospital", "airport", "stadium", "park", "street", "road", "bridge", "center", "centre", "church", "palace",
+    "channel", "network", "studio", "studios", "records", "media", "press", "magazine", "daily", "tribune",
+    "season", "episode", "edition", "election", "bowl", "film", "movie", "justice", "kingdom", "empire",
+}
+
+
+def question_names(question: str) -> list[str]:
+    """Capitalised names the question mentions, without generic words and function words: "What did Emmanuel
+    Macron say about the talks?" → ["Emmanuel Macron"]. The question's first word counts when it is not a function
+    word ("Orsanne was rocked by…" names Orsanne; "Which…", "The…" name nothing)."""
+    names = []
+    for m in _CAPS.finditer(question):
+        words = [w for w in re.split(r"\s+", m.group().strip(" .")) if w]
+        keep = [w for w in words if _plain(w) not in _NOT_NAMES]
+        if m.start() == 0 and keep and keep[0] == words[0] and len(_plain(words[0])) < 3:
+            keep = keep[1:]
+        if keep and any(_plain(w) not in _GENERIC and len(_plain(w)) >= 2 for w in keep):
+            names.append(" ".join(keep))
+    return names
+
+
+def _plain(word: str) -> str:
+    return re.sub(r"(['’]s)$", "", word.strip(".,;:!?\"'’“”()")).strip(".,;:!?\"'’“”()").lower()
+
+
+def distinctive_words(name: str) -> list[str]:
+    words = [_plain(w) for w in name.split()]
+    return [w for w in words if w not in _GENERIC and w not in _NOT_NAMES and len(w) >= 2] or words
+
+
+def word_in(word: str, vocabulary: set[str]) -> bool:
+    """The word, or a close spelling variant of a long one ("zelenskyy" for "zelensky"), is in the vocabulary."""
+    if word in vocabulary or word.replace(".", "") in vocabulary or _ALIASES.get(word) in vocabulary:
+        return True
+    return len(word) >= 6 and any(v[:3] == word[:3] and SequenceMatcher(None, v, word).ratio() >= 0.85
+                                  for v in vocabulary)
+
+
+def name_in(name: str, vocabulary: set[str]) -> bool:
+    """Is the name in a text's (lower-cased) vocabulary? Its last distinctive word will do ("Macron" for "Emmanuel
+    Macron", "Calderwyn" for "NHL Brisa Calderwyn"), spelt as written or as a close variant; of a hyphenated one,
+    any part ("Texas" of "Texas-Mexico")."""
+    last = distinctive_words(name)[-1]
+    parts = [w for w in last.split("-") if len(w) >= 3 and w not in _GENERIC] if "-" in last else []
+    return word_in(last, vocabulary) or any(word_in(w, vocabulary) for w in parts)
+
+
+def vocabulary(text: str) -> set[str]:
+    words = {_plain(w) for w in re.findall(r"[\w'’.&-]+", text)}
+    return words | {w.replace(".", "").lower() for w in re.findall(r"\b(?:[A-Za-z]\.){2,}", text)}
+
+
+@dataclass(frozen=True)
+class Question:
+    """The question analysed once: its stems with rarity weights, the kind of answer it asks for, its names."""
+
+    text: str
+    idf: Mapping[str, float]
+
+    @cached_property
+    def weights(self) -> dict[str, float]:
+        return term_weights(self.text, self.idf)
+
+    @cached_property
+    def stems(self) -> set[str]:
+        return stems(self.text)
+
+    @cached_property
+    def kind(self) -> str:
+        return expected_type(self.text)
+
+    @cached_property
+    def names(self) -> list[str]:
+        return question_names(self.text)
+
+    def coverage(self, text_stems: set[str]) -> float:
+        return weighted_share(self.weights, text_stems)
+
+
+class Article:
+    """What the verifier needs of a retrieved article, computed once per answer."""
+
+    def __init__(self, title: str, text: str, source: str, sentences: Sequence[str] = ()) -> None:
+        whole = f"{title}\n{source}\n{text}"
+        self.stems = stems(whole)
+        self.vocabulary = vocabulary(whole)
+        self.title_stems = stems(title)
+        self._sentences = list(sentences)
+        self._stems: dict[int, set[str]] = {}
+
+    def window(self, n: int) -> set[str]:
+        """The stems of the sentences just before and after sentence n (the context a reader sees around it)."""
+        out: set[str] = set()
+        for i in (n - 1, n + 1):
+            if 0 <= i < len(self._sentences):
+                if i not in self._stems:
+                    self._stems[i] = stems(self._sentences[i])
+                out |= self._stems[i]
+        return out
+
+
+def absent_names(q: Question, context: Sequence[Evidence], outlets: frozenset[str] = frozenset()) -> list[str]:
+    """The question's names that no retrieved article (title, source, text) mentions. Names of outlets the library
+    holds articles from (`outlets`: words of sources and web hosts) are never absent: "CNN's report" asks for a
+    kind of source, not a fact. A name that is only the question's first word ("Legendary director…",
+    "Orsanne was rocked…") counts only when the index has never seen the word."""
+    vocab: set[str] = set()
+    for art in {ev.article.id: ev.article for ev in context}.values():
+        vocab |= vocabulary(f"{art.title}\n{art.source}\n{art.text}") | set(re.split(r"[^a-z0-9]+", art.url.lower()))
+    # a distinctive word the whole index has never seen ("Bellvik" in "Bellvik Kingdom") marks the name absent too
+    known = {normalize(w) for w in q.idf} if q.idf else None
+
+    def unheard(n: str) -> bool:
+        return known is not None and any(len(w) >= 4 and normalize(w) not in known and not word_in(w, vocab)
+                                         for w in distinctive_words(n))
+
+    first = q.text.split()[0] if q.text.split() else ""
+    out = []
+    for n in q.names:
+        if all(w in outlets for w in distinctive_words(n)):
+            continue
+        if first.startswith(n) and " " not in n:
+            if unheard(n):
+                out.append(n)
+        elif not name_in(n, vocab) or unheard(n):
+            out.append(n)
+    return out
+
+
+def features(q: Question, context: Sequence[Evidence], draft_refused: bool,
+             articles: dict[str, Article] | None = None) -> np.ndarray:
+    """One row of FEATURES per context sentence (best first). The model's draft enters only as whether it said
+    "not in the articles": which sentence it agrees with is the decision's business (`Verifier.keep_threshold`),
+    not evidence that the sentence answers (a tiny model's wrong name would vouch for itself)."""
+    articles = articles if articles is not None else {}
+    best = context[0].score if context else 0.0
+    by_dense = {id(ev): i for i, ev in enumerate(sorted(context, key=lambda e: -e.dense))}
+    rows = []
+    for rank, ev in enumerate(context):
+        text = ev.sentence.text
+        art = articles.get(ev.article.id)
+        if art is None:
+            sents = [s.text for s in split_sentences(ev.article.id, ev.article.text)]
+            art = articles[ev.article.id] = Article(ev.article.title, ev.article.text, ev.article.source, sents)
+        s_stems = stems(text)
+        s_vocab = vocabulary(text)
+        names = q.names
+        typed = float(has_answer_type(text, q.text))
+        cover = q.coverage(s_stems)
+        words = text.split()
+        rows.append([
+            1.0, ev.dense, ev.score, q.coverage(s_stems), q.coverage(art.stems),
+            typed, float(keeps_constraints(q.text, text)), 1.0 / (1 + rank),
+            float(draft_refused),
+            sum(name_in(n, s_vocab) for n in names) / len(names) if names else 1.0,
+            sum(name_in(n, art.vocabulary) for n in names) / len(names) if names else 1.0,
+            math.log1p(len(s_stems - q.stems)), float(text.rstrip(" .…\"'”’)").endswith("?")), ev.score - best,
+            float(q.kind == "number"), float(q.kind == "date"), float(q.kind == "name"),
+            q.coverage(s_stems | art.window(ev.sentence.n)), q.coverage(art.title_stems), 1.0 / (1 + by_dense[id(ev)]),
+            math.log1p(sum(1 for w in words[1:] if w[:1].isupper() and _stem(normalize(w) or "_") not in q.stems)),
+            math.log1p(sum(1 for w in words if any(ch.isdigit() for ch in w) and normalize(w) not in q.text.lower())),
+            typed * cover,
+        ])
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+
+
+def claim_features(q: Question, claim_words: int, sentence: int, support: float, cited: bool,
+                   likely: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """One row of CLAIM_FEATURES: a model claim resting on context sentence `sentence` (its support, whether the
+    model's own marker pointed there), seen against how likely that sentence and the likeliest one answer, and how
+    much of the question that sentence is about (`rows`: the sentences' FEATURES)."""
+    best = float(likely.max(initial=0.0))
+    p = float(likely[sentence])
+    cover = rows[:, FEATURES.index("cover_sentence")]
+    return np.array([1.0, p, p / best if best else 0.0, support, best, math.log1p(claim_words), float(cited),
+                     1.0 / (1 + int((likely > p).sum())), float(q.kind == "number"), float(q.kind == "date"),
+                     float(q.kind == "name"), cover[sentence], cover[sentence] / cover.max() if cover.max() else 0.0,
+                     rows[sentence, FEATURES.index("cover_window")]])
+
+
+def _logistic(rows: np.ndarray, weights: Sequence[float], mean: Sequence[float], scale: Sequence[float]) -> np.ndarray:
+    x = (rows - np.asarray(mean)) / np.asarray(scale)
+    x[..., 0] = 1.0
+    return 1.0 / (1.0 + np.exp(-(x @ np.asarray(weights))))
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """Two logistic models fitted on the dev split, and their thresholds: how likely a sentence answers the
+    question (FEATURES), and how likely a model claim resting on a sentence is right (CLAIM_FEATURES)."""
+
+    weights: tuple[float, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    answer_at: Mapping[str, float]  # per kind of question (number, date, name, other): quote a sentence this likely
+    claim_weights: tuple[float, ...] = ()
+    claim_mean: tuple[float, ...] = ()
+    claim_scale: tuple[float, ...] = ()
+    claim_at: float = 0.5  # keep a model claim at least this likely to be right
+    defer_share: float = 0.0  # ... unless its sentence is less than this share as likely as an answer-worthy best one
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS) -> Verifier:
+        data = json.loads(Path(path).read_text())
+        if tuple(data["features"]) != FEATURES or tuple(data["claim_features"]) != CLAIM_FEATURES:
+            raise ValueError(f"{path} was trained on other features; retrain: python -m rag.evals.train_verifier")
+        return cls(tuple(data["weights"]), tuple(data["mean"]), tuple(data["scale"]), dict(data["answer_at"]),
+                   tuple(data["claim_weights"]), tuple(data["claim_mean"]), tuple(data["claim_scale"]),
+                   data["claim_at"], data.get("defer_share", 0.0))
+
+    def keeps(self, claim_row: np.ndarray, kind: str) -> bool:
+        """Keep a model claim: likely enough to be right, and not resting on a sentence far less likely to answer
+        than the best one when that best one is itself good enough to quote."""
+        share = claim_row[CLAIM_FEATURES.index("likely_share")]
+        best = claim_row[CLAIM_FEATURES.index("best_likely")]
+        if share < self.defer_share and best >= self.answer_threshold(kind):
+            return False
+        return self.claim_probability(claim_row) >= self.claim_at
+
+    def claim_probability(self, row: np.ndarray) -> float:
+        return float(_logistic(row.reshape(1, -1), self.claim_weights, self.claim_mean, self.claim_scale)[0])
+
+    def answer_threshold(self, kind: str) -> float:
+        """How likely a sentence must be to be quoted as the answer to a question of this kind (calibrated per
+        kind: a "why" question's best sentence scores lower than a "who" question's)."""
+        return self.answer_at.get(kind, self.answer_at.get("other", 0.5))
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.zeros(0)
+        return _logistic(rows, self.weights, self.mean, self.scale)

@@ -1,0 +1,331 @@
+"""Train the semantic verifier (rag/answer/verifier.json) on the dev split of the public question sets.
+
+    python -m rag.evals.train_verifier                 # harvest (cached), fit, choose thresholds, write the weights
+    python -m rag.evals.train_verifier --report-only   # print dev and test metrics of the packaged weights
+
+1. Harvest: every question of each set goes through the real pipeline, over the set's whole corpus, up to the
+   model's draft (`Answerer.find`, then the default model); the sentences it read are kept with the draft.
+   Cached in .cache/verifier/ by corpus, so refitting costs seconds. Only the dev split's questions are fitted.
+2. Fit: a logistic regression (L2, Newton steps, numpy only) of "this sentence contains a gold answer" on the
+   features of `rag.answer.verifier.features`; unanswerable questions give negatives only.
+   An answer that no sentence contains verbatim (QuAIL's option texts) labels the sentence closest to it (token F1
+   at least WEAK_LABEL_F1) instead.
+   A second logistic model, over CLAIM_FEATURES, says how likely a model claim is right given the sentence it rests
+   on (that sentence's likelihood, against the likeliest one's; its support; whether the model's marker pointed
+   there), labelled by whether the claim holds a gold answer.
+3. Thresholds: `answer_at` per kind of question (quote a sentence at least this likely) and `claim_at` (keep a
+   model claim at least this likely to be right) maximise, on dev, the mean
+   over sets of: accuracy (for QuAIL, where answers are paraphrased, 1 - false refusal) on answerable questions and
+   refusal on unanswerable ones, less the false refusal above 0.15 and the kept share below 0.9 (the ceiling and
+   floor the product aims at).
+The test split is never used for fitting or choosing; `--report-only` and `rag eval NAME --split test` report it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from rag.answer.claims import SUPPORTED, Claim, new_words, parse_claims, support
+from rag.answer.pipeline import _NO_ANSWER, STOPS, clean_draft, is_unusable
+from rag.answer.retrieve import Evidence
+from rag.answer.verifier import (
+    CLAIM_FEATURES,
+    FEATURES,
+    WEIGHTS,
+    Question,
+    Verifier,
+    absent_names,
+    claim_features,
+    features,
+)
+from rag.evals.run import contains_answer, token_f1
+
+SETS = ("realtimeqa", "rgb", "rgb-refusal", "quail")
+CACHE = Path(".cache/verifier")
+ANSWER_AT = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
+KINDS = ("number", "date", "name", "other")
+CLAIM_AT = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+DEFER_SHARE = (0.0, 0.1, 0.2, 0.3, 0.5)
+FALSE_REFUSAL_CEILING = 0.15
+KEPT_FLOOR = 0.9  # the share of correct drafts the checker must keep
+WEAK_LABEL_F1 = 0.3  # an answer not found verbatim labels the sentence closest to it (token F1) when this close
+PARAPHRASED = {"quail"}  # answers are option texts, rarely verbatim: accuracy is not measured, answering is
+
+
+@dataclass(frozen=True)
+class Harvested:
+    """One question as the checker sees it: the sentences the model read and the model's draft."""
+
+    set: str
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    answerable: bool
+    context: tuple[Evidence, ...]
+    idf: dict[str, float]
+    draft: str
+    outlets: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A harvested question turned into numbers: feature rows, labels, and each claim's support per sentence."""
+
+    set: str
+    kind: str
+    answerable: bool
+    answers: tuple[str, ...]
+    rows: np.ndarray
+    labels: np.ndarray
+    absent: bool
+    claims: tuple[str, ...]
+    cited: tuple[tuple[int, ...], ...]  # each claim's own [n] markers
+    claim_words: tuple[int, ...]  # each claim's new content words
+    support: np.ndarray  # claims x sentences
+    sentences: tuple[str, ...]
+    draft_correct: bool
+
+
+def harvest(name: str, log=print) -> list[Harvested]:  # noqa: ANN001
+    """Every question of set `name` (QuAIL: all unanswerable and every 4th answerable one) over the set's whole
+    corpus, up to the model's draft. Cached by corpus; the split is applied after (`split_ids`)."""
+    from rag.assistant import Assistant
+    from rag.evals import datasets
+    from rag.evals.run import build_index
+    from rag.settings import Settings
+
+    qs = datasets.build(name)
+    index_dir = build_index(qs)
+    path = CACHE / f"{index_dir.name}.pkl"
+    if path.exists():
+        cached = pickle.loads(path.read_bytes())
+        if cached and not cached[0].__dict__.get("outlets"):  # cached before outlets were recorded
+            from rag.library import Library
+
+            outlets = Library(index_dir).retriever.outlets
+            cached = [replace(h, outlets=outlets) for h in cached]
+        return cached
+    assistant = Assistant(Settings.from_env(index_dir=index_dir))
+    answerer = assistant.answerer()
+    idf = dict(assistant.library.retriever.bm25.idf)
+    outlets = assistant.library.retriever.outlets
+    questions = [q for i, q in enumerate(qs.questions) if name != "quail" or not q.answerable or i % 4 == 0]
+    out = []
+    for i, q in enumerate(questions, 1):
+        found = answerer.find(q.question, list(q.history))
+        draft = "" if found.prompt is None else "".join(answerer.generator.stream(found.prompt, answerer.max_tokens,
+                                                                                  stop=STOPS))
+        out.append(Harvested(name, q.id, q.question, q.answers, q.answerable, tuple(found.context), idf, draft,
+                             outlets))
+        log(f"\r{name}: {i}/{len(questions)}", end="")
+    log("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(out))
+    return out
+
+
+def split_ids(name: str, split: str) -> set[str]:
+    from rag.evals import datasets
+
+    return {it.question.id for it in datasets.sample_items(name, split=split)}
+
+
+def harvest_split(names: list[str], split: str, log=print) -> list[Harvested]:  # noqa: ANN001
+    out = []
+    for name in names:
+        ids = split_ids(name, split)
+        out += [h for h in harvest(name, log) if h.id in ids]
+    return out
+
+
+def prepare(h: Harvested) -> Prepared:
+    q = Question(h.question, h.idf)
+    draft = clean_draft(h.draft)
+    refused = bool(_NO_ANSWER.search(draft))
+    claims = [] if refused or is_unusable(draft, h.question) else (parse_claims(draft) or [Claim(draft, ())])
+    ctx = list(h.context)
+    rows = features(q, ctx, refused)
+    labels = np.array([h.answerable and contains_answer(ev.sentence.text, h.answers) for ev in ctx], dtype=float)
+    if h.answerable and ctx and not labels.any():  # answers not written verbatim (QuAIL's options): the closest one
+        f1 = np.array([token_f1(ev.sentence.text, h.answers) for ev in ctx])
+        if f1.max() >= WEAK_LABEL_F1:
+            labels[int(np.argmax(f1))] = 1.0
+    sup = np.array([[support(c.text, h.question, ev.sentence.text) for ev in ctx] for c in claims])
+    absent = bool(ctx and absent_names(q, ctx, h.outlets))
+    return Prepared(h.set, q.kind, h.answerable, h.answers, rows, labels, absent,
+                    tuple(c.text for c in claims), tuple(c.cited for c in claims),
+                    tuple(len(new_words(c.text, h.question)) for c in claims), sup.reshape(len(claims), len(ctx)),
+                    tuple(ev.sentence.text for ev in ctx), h.answerable and contains_answer(h.draft, h.answers))
+
+
+def fit(rows: np.ndarray, labels: np.ndarray, l2: float = 1.0, steps: int = 30) -> tuple[np.ndarray, ...]:
+    """Logistic regression by Newton's method on standardised features (the bias column left as is)."""
+    mean, scale = rows.mean(0), rows.std(0) + 1e-9
+    mean[0], scale[0] = 0.0, 1.0
+    z = (rows - mean) / scale
+    w = np.zeros(z.shape[1])
+    penalty = l2 * np.diag(np.r_[0.0, np.ones(len(w) - 1)])
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(z @ w)))
+        grad = z.T @ (p - labels) + penalty @ w
+        hess = (z * (p * (1 - p))[:, None]).T @ z + penalty
+        w -= np.linalg.solve(hess, grad)
+    return w, mean, scale
+
+
+def claim_rows(p: Prepared, likely: np.ndarray) -> list[np.ndarray | None]:
+    """Each claim's CLAIM_FEATURES row on the sentence `check_claim` would rest it on (None: none supports it)."""
+    kind = SimpleNamespace(kind=p.kind)
+    out: list[np.ndarray | None] = []
+    for ci, sup in enumerate(p.support):
+        ok = sup >= SUPPORTED
+        if not ok.any():
+            out.append(None)
+            continue
+        marked = [n - 1 for n in p.cited[ci] if 1 <= n <= len(sup) and ok[n - 1]]
+        n = marked[0] if marked else max(np.flatnonzero(ok), key=lambda i: (likely[i], sup[i]))
+        out.append(claim_features(kind, p.claim_words[ci], int(n), float(sup[n]), bool(marked), likely,  # type: ignore[arg-type]
+                                  p.rows))
+    return out
+
+
+def decide(p: Prepared, likely: np.ndarray, v: Verifier) -> tuple[bool, bool]:
+    """(refused, correct) exactly as `Answerer.check` decides, on precomputed numbers."""
+    if p.absent or not len(likely):
+        return True, False
+    kept = [c for c, row in zip(p.claims, claim_rows(p, likely), strict=True)
+            if row is not None and v.keeps(row, p.kind)]
+    if kept:
+        return False, p.answerable and contains_answer(" ".join(kept), p.answers)
+    best = int(np.argmax(likely))
+    if likely[best] < v.answer_threshold(p.kind):
+        return True, False
+    return False, p.answerable and contains_answer(p.sentences[best], p.answers)
+
+
+def metrics(prepared: list[Prepared], v: Verifier) -> dict[str, dict[str, float]]:
+    tally: dict[str, dict[str, int]] = {}
+    for p in prepared:
+        refused, correct = decide(p, v.probabilities(p.rows), v)
+        t = tally.setdefault(p.set, dict.fromkeys(("answerable", "correct", "refused_answerable", "unanswerable",
+                                                   "refused_unanswerable", "drafts", "kept"), 0))
+        if p.answerable:
+            t["answerable"] += 1
+            t["correct"] += correct
+            t["refused_answerable"] += refused
+            t["drafts"] += p.draft_correct
+            t["kept"] += p.draft_correct and correct
+        else:
+            t["unanswerable"] += 1
+            t["refused_unanswerable"] += refused
+    out = {}
+    for name, t in tally.items():
+        m = {}
+        if t["answerable"]:
+            m.update(accuracy=t["correct"] / t["answerable"], false_refusal=t["refused_answerable"] / t["answerable"],
+                     draft_accuracy=t["drafts"] / t["answerable"], kept=t["kept"] / max(1, t["drafts"]))
+        if t["unanswerable"]:
+            m["refusal"] = t["refused_unanswerable"] / t["unanswerable"]
+        out[name] = m
+    return out
+
+
+def utility(by_set: dict[str, dict[str, float]]) -> float:
+    scores = []
+    for name, m in by_set.items():
+        answered = 1.0 - m["false_refusal"] if name in PARAPHRASED and "false_refusal" in m else m.get("accuracy")
+        parts = [x for x in (answered, m.get("refusal")) if x is not None]
+        kept = m.get("kept", 1.0) if m.get("draft_accuracy", 0.0) > 0.1 else 1.0  # too few correct drafts to judge
+        scores.append(sum(parts) / len(parts) - max(0.0, m.get("false_refusal", 0.0) - FALSE_REFUSAL_CEILING)
+                      - max(0.0, KEPT_FLOOR - kept))
+    return sum(scores) / len(scores)
+
+
+def train(prepared: list[Prepared]) -> Verifier:
+    rows = np.concatenate([p.rows for p in prepared if len(p.rows)])
+    labels = np.concatenate([p.labels for p in prepared if len(p.rows)])
+    w, mean, scale = fit(rows, labels)
+    sentences = Verifier(tuple(w), tuple(mean), tuple(scale), {})
+    # the claim model: each supported claim on its sentence, labelled by whether the claim holds a gold answer
+    claim_x, claim_y = [], []
+    for p in prepared:
+        for claim, row in zip(p.claims, claim_rows(p, sentences.probabilities(p.rows)), strict=True):
+            if row is not None:
+                claim_x.append(row)
+                claim_y.append(float(p.answerable and contains_answer(claim, p.answers)))
+    cw, cmean, cscale = fit(np.array(claim_x), np.array(claim_y))
+    base = replace(sentences, claim_weights=tuple(cw), claim_mean=tuple(cmean), claim_scale=tuple(cscale))
+    # thresholds: one for all kinds with the claim threshold, then each kind's own, twice round (coordinate ascent)
+    best = None
+    for answer_at in ANSWER_AT:
+        for claim_at in CLAIM_AT:
+            v = replace(base, answer_at=dict.fromkeys(KINDS, answer_at), claim_at=claim_at)
+            u = utility(metrics(prepared, v))
+            if best is None or u > best[0] + 1e-9:
+                best = (u, v)
+    assert best is not None
+    for _ in range(2):
+        for kind in KINDS:
+            for answer_at in ANSWER_AT:
+                v = replace(best[1], answer_at={**best[1].answer_at, kind: answer_at})
+                u = utility(metrics(prepared, v))
+                if u > best[0] + 1e-9:
+                    best = (u, v)
+        for claim_at in CLAIM_AT:
+            for defer in DEFER_SHARE:
+                v = replace(best[1], claim_at=claim_at, defer_share=defer)
+                u = utility(metrics(prepared, v))
+                if u > best[0] + 1e-9:
+                    best = (u, v)
+    return best[1]
+
+
+def table(by_set: dict[str, dict[str, float]]) -> str:
+    cols = ("accuracy", "false_refusal", "refusal", "draft_accuracy", "kept")
+    lines = [f"{'set':14}" + "".join(f"{c:>15}" for c in cols)]
+    for name, m in sorted(by_set.items()):
+        lines.append(f"{name:14}" + "".join(f"{m[c]:15.2f}" if c in m else f"{'–':>15}" for c in cols))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m rag.evals.train_verifier", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sets", default=",".join(SETS), help="comma-separated built-in sets (default: %(default)s)")
+    ap.add_argument("--report-only", action="store_true", help="evaluate the packaged weights on dev and test")
+    ap.add_argument("--out", type=Path, default=WEIGHTS)
+    args = ap.parse_args(argv)
+    names = [n.strip() for n in args.sets.split(",") if n.strip()]
+
+    def log(msg: str, end: str = "\n") -> None:
+        print(msg, end=end, file=sys.stderr, flush=True)
+
+    dev = [prepare(h) for h in harvest_split(names, "dev", log)]
+    if args.report_only:
+        v = Verifier.load(args.out)
+        test = [prepare(h) for h in harvest_split(names, "test", log)]
+        print("dev\n" + table(metrics(dev, v)) + "\n\ntest\n" + table(metrics(test, v)))
+        return 0
+    v = train(dev)
+    by_set = metrics(dev, v)
+    args.out.write_text(json.dumps({
+        "features": list(FEATURES), "weights": list(v.weights), "mean": list(v.mean), "scale": list(v.scale),
+        "answer_at": v.answer_at, "claim_features": list(CLAIM_FEATURES), "claim_weights": list(v.claim_weights),
+        "claim_mean": list(v.claim_mean), "claim_scale": list(v.claim_scale), "claim_at": v.claim_at,
+        "defer_share": v.defer_share, "trained_on": names, "split": "dev",
+        "questions": len(dev), "sentences": int(sum(len(p.rows) for p in dev)), "dev_metrics": by_set,
+    }, indent=1) + "\n")
+    print(f"wrote {args.out}: answer_at {v.answer_at}, claim_at {v.claim_at}, defer_share {v.defer_share}\n"
+          + table(by_set))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""The verifier's training with exact values: the logistic fit, the decision it simulates, the utility it maximises."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.answer.verifier import CLAIM_FEATURES, FEATURES, Verifier
+from rag.evals.train_verifier import Prepared, decide, fit, metrics, utility
+
+
+def _prepared(labels: list[float], claims: tuple[str, ...] = (), support: list[list[float]] | None = None,
+              sentences: tuple[str, ...] = ("Oslo hosts the talks.", "Rain fell."), answerable: bool = True,
+              absent: bool = False, draft_correct: bool = False, kind: str = "name") -> Prepared:
+    rows = np.zeros((len(labels), len(FEATURES)))
+    rows[:, 0] = 1.0
+    sup = np.array(support if support is not None else [[0.0] * len(labels) for _ in claims])
+    return Prepared("t", kind, answerable, ("Oslo",) if answerable else (), rows, np.array(labels), absent, claims,
+                    tuple(() for _ in claims), tuple(1 for _ in claims), sup.reshape(len(claims), len(labels)),
+                    sentences, draft_correct)
+
+
+def test_fit_separates_a_separable_feature() -> None:
+    x = np.array([[1.0, v] for v in (-2, -1, -0.5, 0.5, 1, 2)])
+    y = np.array([0, 0, 0, 1, 1, 1], dtype=float)
+    w, mean, scale = fit(x, y)
+    assert mean[0] == 0.0 and scale[0] == 1.0
+    p = 1 / (1 + np.exp(-(((x - mean) / scale) @ w)))
+    assert (p[:3] < 0.5).all() and (p[3:] > 0.5).all()
+    assert w[1] > 0
+
+
+def _verifier(answer_at: float, claim_at: float, defer_share: float = 0.0) -> Verifier:
+    """Claim probability = logistic(likely - 0.5) * ... : weights that make it the sentence's own likelihood."""
+    n, m = len(FEATURES), len(CLAIM_FEATURES)
+    cw = [0.0] * m
+    cw[0], cw[CLAIM_FEATURES.index("likely")] = -4.0, 8.0  # p(claim) = logistic(8 * likely - 4)
+    return Verifier(tuple([0.0] * n), tuple([0.0] * n), tuple([1.0] * n), {"name": answer_at}, tuple(cw),
+                    tuple([0.0] * m), tuple([1.0] * m), claim_at, defer_share)
+
+
+def test_decide_quotes_the_likeliest_sentence_keeps_supported_claims_and_refuses() -> None:
+    v = _verifier(answer_at=0.5, claim_at=0.5)
+    p = _prepared([1.0, 0.0])
+    assert decide(p, np.array([0.6, 0.1]), v) == (False, True)  # quotes "Oslo hosts…"
+    assert decide(p, np.array([0.4, 0.1]), v) == (True, False)  # nothing likely enough
+    claim = _prepared([1.0, 0.0], claims=("Oslo.",), support=[[1.0, 0.0]])
+    assert decide(claim, np.array([0.55, 0.1]), _verifier(0.9, 0.5)) == (False, True)  # the claim is kept
+    assert decide(claim, np.array([0.45, 0.1]), _verifier(0.9, 0.5)) == (True, False)  # claim unlikely; no quote
+    wrong = _prepared([1.0, 0.0], claims=("Rain.",), support=[[0.0, 1.0]])
+    assert decide(wrong, np.array([0.6, 0.1]), v) == (False, True)  # dropped (its sentence unlikely); quote wins
+    # a claim on a sentence far less likely than an answer-worthy best one defers to the best one
+    assert decide(wrong, np.array([0.6, 0.55]), _verifier(0.5, 0.5, defer_share=0.95)) == (False, True)
+    assert decide(_prepared([1.0, 0.0], absent=True), np.array([0.9, 0.9]), v) == (True, False)
+
+
+def test_metrics_and_utility_exact() -> None:
+    n = len(FEATURES)
+    v = Verifier(tuple([0.0] * n), tuple([0.0] * n), tuple([1.0] * n), {"name": 0.4})  # every p = 0.5
+    answered = _prepared([1.0, 0.0], draft_correct=True)
+    unanswerable = _prepared([0.0, 0.0], answerable=False)
+    m = metrics([answered, unanswerable], v)["t"]
+    assert m == {"accuracy": 1.0, "false_refusal": 0.0, "draft_accuracy": 1.0, "kept": 1.0, "refusal": 0.0}
+    assert utility({"t": m}) == pytest.approx(0.5)
+    assert utility({"t": {"accuracy": 0.5, "false_refusal": 0.35}}) == pytest.approx(0.5 - 0.2)
+    assert utility({"quail": {"accuracy": 0.0, "false_refusal": 0.1, "refusal": 0.7}}) == pytest.approx(0.8)

@@ -1,0 +1,106 @@
+"""The semantic verifier's pieces with exact values: the names a question mentions, absent names, the feature rows,
+the logistic score and the packaged weights."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rag.answer.retrieve import Evidence
+from rag.answer.verifier import (
+    CLAIM_FEATURES,
+    FEATURES,
+    WEIGHTS,
+    Question,
+    Verifier,
+    absent_names,
+    features,
+    name_in,
+    question_names,
+    vocabulary,
+)
+from rag.ingest.articles import make_article
+from rag.ingest.sentences import split_sentences
+
+
+@pytest.mark.parametrize(("question", "names"), [
+    ("What did Macron say about the talks?", ["Macron"]),
+    ("What did Emmanuel Macron say about the talks?", ["Emmanuel Macron"]),
+    ("Who leads the Ukrainian delegation?", []),
+    ("Which company, reported by both TechCrunch and The Verge, bought Twitter?", ["TechCrunch", "Verge", "Twitter"]),
+    ("When does the iPhone 11 release?", []),  # not a capitalised word
+    ("Where will the third round of talks between Russia and Ukraine be held?", ["Russia", "Ukraine"]),
+    ("Macron said what?", ["Macron"]),  # a first word counts unless it is a function word
+    ("The talks were held where?", []),
+    ("How many people died in the floods in Pakistan in August?", ["Pakistan"]),  # months are not names
+    ("What did the President say?", []),  # generic words alone are not names
+])
+def test_question_names(question: str, names: list[str]) -> None:
+    assert question_names(question) == names
+
+
+def test_name_in_a_vocabulary_takes_any_distinctive_word_and_spelling_variants() -> None:
+    vocab = vocabulary("Ukrainian President Volodymyr Zelenskyy met U.S. envoys in Istanbul.")
+    assert name_in("Zelensky", vocab)  # a spelling variant
+    assert name_in("Volodymyr Zelensky", vocab)
+    assert name_in("US", vocab)  # "U.S." written with stops
+    assert name_in("President Zelenskyy", vocab)
+    assert not name_in("Macron", vocab)
+    assert not name_in("Emmanuel Macron", vocab)
+
+
+def _evidence(text: str, title: str = "Talks", url: str = "https://example.com/talks", score: float = 0.6,
+              dense: float = 0.5, n: int = 0) -> Evidence:
+    art = make_article(title, text, url=url, source="Example News")
+    s = split_sentences(art.id, art.text)[n]
+    return Evidence(s, art, score, dense)
+
+
+def test_absent_names_look_at_whole_retrieved_articles_titles_sources_and_urls() -> None:
+    ev = _evidence("Rustem Umerov will lead the delegation. The talks are in Istanbul.", url="https://cnn.com/x")
+    assert absent_names(Question("What did Macron say about the talks?", {}), [ev]) == ["Macron"]
+    # the name is in another sentence of the retrieved article, not in the ranked one: present
+    assert absent_names(Question("Where will Umerov's talks be held?", {}), [ev]) == []
+    assert absent_names(Question("What did CNN report about Istanbul?", {}), [ev]) == []  # from the URL
+    assert absent_names(Question("What did Example News say?", {}), [ev]) == []  # from the source
+
+
+def test_feature_row_exact_values() -> None:
+    ev = _evidence("Rustem Umerov will lead the Ukrainian delegation in Istanbul. Talks resume on Monday.",
+                   score=0.8, dense=0.7)
+    q = Question("Who will lead the Ukrainian delegation?", {})
+    rows = features(q, [ev], draft_refused=False)
+    assert rows.shape == (1, len(FEATURES))
+    row = dict(zip(FEATURES, rows[0].tolist(), strict=True))
+    assert row["bias"] == 1.0 and row["dense"] == 0.7 and row["score"] == 0.8
+    assert row["cover_sentence"] == 1.0 and row["cover_article"] == 1.0  # lead, ukrainian, delegation
+    assert row["answer_type"] == 1.0 and row["constraints"] == 1.0 and row["top_rank"] == 1.0
+    assert row["draft_refused"] == 0.0
+    assert row["names_sentence"] == 1.0 and row["names_article"] == 1.0  # the question names no one
+    assert row["new_words"] == pytest.approx(np.log1p(3))  # rustem, umerov, istanbul
+    assert row["asks_question"] == 0.0 and row["gap_to_best"] == 0.0
+    assert (row["type_number"], row["type_date"], row["type_name"]) == (0.0, 0.0, 1.0)
+
+
+def test_probabilities_are_the_logistic_of_standardised_features() -> None:
+    n = len(FEATURES)
+    weights = [0.0] * n
+    weights[0], weights[FEATURES.index("dense")] = -1.0, 2.0
+    v = Verifier(tuple(weights), tuple([0.0] * n), tuple([1.0] * n), answer_at={"other": 0.5})
+    rows = np.zeros((2, n))
+    rows[:, FEATURES.index("dense")] = [0.0, 1.0]
+    assert v.probabilities(rows).tolist() == pytest.approx([1 / (1 + np.e), 1 / (1 + np.exp(-1.0))])
+    assert v.probabilities(np.zeros((0, n))).shape == (0,)
+
+
+def test_packaged_weights_load_and_match_the_features() -> None:
+    data = json.loads(WEIGHTS.read_text())
+    assert tuple(data["features"]) == FEATURES
+    v = Verifier.load()
+    assert len(v.weights) == len(FEATURES) and 0.0 < v.claim_at <= 1.0 and 0.0 <= v.defer_share <= 1.0
+    assert len(v.claim_weights) == len(CLAIM_FEATURES)
+    assert set(v.answer_at) == {"number", "date", "name", "other"}
+    assert all(0.0 < x <= 1.0 for x in v.answer_at.values())
+    assert data["trained_on"] and data["split"] == "dev"
