@@ -99,14 +99,16 @@ class Checked:
 
 
 def check_claim(claim: Claim, question: str, evidence: list[Evidence], likely: Sequence[float] | None = None,
-                keep_at: float = 0.0) -> Checked | None:
+                keep_at: float = 0.0, numbered: int | None = None) -> Checked | None:
     """Keep the model's citation when that sentence supports the claim, else re-cite the best supporting sentence,
     else None. With `likely` (the verifier's probability that each sentence answers the question), a supporting
-    sentence must also be at least `keep_at` likely, and the likeliest supporting one is chosen."""
+    sentence must also be at least `keep_at` likely, and the likeliest supporting one is chosen. `numbered`: how
+    many of the evidence sentences carried a number in the prompt (a marker beyond them is not the model's own)."""
+    numbered = len(evidence) if numbered is None else min(numbered, len(evidence))
     likely = likely if likely is not None else [1.0] * len(evidence)
     scored = [(support(claim.text, question, ev.sentence.text), ev, p) for ev, p in zip(evidence, likely, strict=True)]
     for n in claim.cited:
-        if 1 <= n <= len(evidence) and scored[n - 1][0] >= SUPPORTED and scored[n - 1][2] >= keep_at:
+        if 1 <= n <= numbered and scored[n - 1][0] >= SUPPORTED and scored[n - 1][2] >= keep_at:
             return Checked(snap(claim.text, evidence[n - 1].sentence.text), evidence[n - 1], scored[n - 1][0], False)
     ok = [x for x in scored if x[0] >= SUPPORTED and x[2] >= keep_at]
     if not ok:

@@ -11,7 +11,7 @@ import numpy as np
 
 from rag.answer.amounts import conflicting_amounts
 from rag.answer.answerability import stems
-from rag.answer.claims import Claim, check_claim, looks_like_injection, new_words, parse_claims
+from rag.answer.claims import Checked, Claim, check_claim, looks_like_injection, new_words, parse_claims
 from rag.answer.conversation import Turn, condense, with_history
 from rag.answer.records import Answer, Citation
 from rag.answer.retrieve import Evidence, Filters, Retrieval, Retriever
@@ -174,19 +174,20 @@ class Answerer:
         rows = features(q, context, refused)
         likely = self.verifier.probabilities(rows)
         checked = []
+        supported = []  # claims a sentence supports, though not likely enough to stand alone
         for cl in claims:  # the sentence each claim rests on, then how likely the claim is right
-            c = check_claim(cl, question, context, likely)
+            c = check_claim(cl, question, context, likely, numbered=self.evidence_sentences)
             if c is not None:
                 n = next(i for i, ev in enumerate(context) if ev is c.evidence)
                 row = claim_features(q, len(new_words(c.claim, question)), n, c.support, not c.recited, likely,
                                      rows)
-                if self.verifier.keeps(row, q.kind):
-                    checked.append(c)
+                (checked if self.verifier.keeps(row, q.kind) else supported).append(c)
         if not checked:
             best = int(np.argmax(likely)) if len(likely) else -1
-            if best < 0 or likely[best] < self.verifier.answer_threshold(q.kind):
+            if best < 0 or likely[best] < self.verifier.quote_threshold(q.kind, refused):
                 return self._refusal(question, standalone, context, t)
             answer = self._extractive(question, standalone, context[best], float(likely[best]), t)
+            answer = self._add_other_source(answer, q, supported)
             return self._complete(self._note_disagreement(answer, q, context, likely), q, context, likely)
         citations: dict[str, Citation] = {}
         parts, said = [], []
@@ -203,19 +204,31 @@ class Answerer:
                         standalone_question=standalone, model=self.generator.name, timings=t)
         return self._complete(self._note_disagreement(answer, q, context, likely), q, context, likely)
 
+    def _add_other_source(self, answer: Answer, q: VQuestion, supported: list[Checked]) -> Answer:
+        """The quoted sentence covers the question but the answer is elsewhere ("who founded the start-up Acme is
+        buying?": Acme's sentence, then the founder's in another article): a model claim resting on a sentence of
+        another article that covers what the quote leaves of the question is said too, cited to its sentence."""
+        quoted = answer.citations[0]
+        rest = {st: w for st, w in q.weights.items() if st not in stems(quoted.text)}
+        if not rest:
+            return answer
+        for c in supported:
+            ev = c.evidence
+            got = sum(w for st, w in rest.items() if st in stems(ev.sentence.text)) / sum(rest.values())
+            if ev.article.id != quoted.article_id and got >= COMPLETE_COVER:
+                other = _citation(2, ev, c.support)
+                return replace(answer, text=f"{answer.text} {c.claim} [2]", citations=(quoted, other))
+        return answer
+
     def _complete(self, answer: Answer, q: VQuestion, context: list[Evidence], likely: np.ndarray) -> Answer:
-        """A question that spans two articles ("the company that Acme bought", "its founder"): when the cited
-        sentences leave much of the question uncovered and a likely sentence of another article covers most of
-        what is left, and names the question's name the cited ones leave out, quote and cite it too, so each part
-        of the answer rests on its own source."""
+        """A question that spans two articles ("who founded the start-up that Acme bought"): when the cited
+        sentences leave much of the question uncovered, a sentence of another article that covers most of what is
+        left, and either names a name of the question the cited ones leave out or is itself likely to answer, is
+        quoted and cited too, so each part of the answer rests on its own source."""
         if answer.sources_disagree or not answer.citations:
             return answer
         covered_text = " ".join(c.text for c in answer.citations)
-        # only for a name of the question that the cited sentences leave out ("Acme" in "the start-up that Acme
-        # bought"): the second source must name it
         names = [n for n in q.names if not name_in(n, vocabulary(covered_text))]
-        if not names:
-            return answer
         covered = stems(covered_text)
         rest = {st: w for st, w in q.weights.items() if st not in covered}
         total, left = sum(q.weights.values()), sum(rest.values())
@@ -224,8 +237,9 @@ class Answerer:
         cited = {c.article_id for c in answer.citations}
         best: tuple[float, float, Evidence] | None = None
         for ev, p in zip(context, likely, strict=True):
-            # it need not answer the question (it supports a part of it): it must name what was left out
-            if ev.article.id in cited or not any(name_in(n, vocabulary(ev.sentence.text)) for n in names):
+            # it need not answer the question (it may support a part of it), but then it names what was left out
+            if ev.article.id in cited or not (p >= self.verifier.answer_threshold(q.kind)
+                                              or any(name_in(n, vocabulary(ev.sentence.text)) for n in names)):
                 continue
             have = stems(ev.sentence.text)
             got = sum(w for st, w in rest.items() if st in have) / left

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -34,6 +35,7 @@ from rag.ingest.sentences import split_sentences
 from rag.text import STOPWORDS, normalize
 
 WEIGHTS = Path(__file__).with_name("verifier.json")
+REFUSAL_OVERRULED_AT = 0.5  # a sentence this likely is quoted even when the model said "not in the articles"
 CLAIM_FEATURES = ("bias", "likely", "likely_share", "support", "best_likely", "claim_words", "marker_ok", "rank",
                   "type_number", "type_date", "type_name", "cover", "cover_share", "cover_window")
 FEATURES = ("bias", "dense", "score", "cover_sentence", "cover_article", "answer_type", "constraints", "top_rank",
@@ -50,7 +52,9 @@ _NOT_NAMES = set(STOPWORDS) | {
     "despite", "although", "though", "because", "following", "besides", "approximately", "roughly", "nearly", "amid",
     "over", "more", "some", "this", "these", "last", "since", "while", "unlike", "like", "among", "along", "once",
     "given", "apart", "aside", "earlier", "later", "recently", "yesterday", "tomorrow", "tonight", "ahead", "per",
-    "going", "due", "former", "late", "new", "then", "now",
+    "going", "due", "former", "late", "new", "then", "now", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+    "sept", "oct", "nov", "dec", "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun", "i'm",
+    "i've", "i'd", "i'll", "afterwards", "meanwhile", "also", "still", "yet", "however", "instead",
 }
 _ALIASES = {"usa": "us", "america": "us", "uk": "britain", "u.k": "britain"}
 # words that make up names but do not tell one from another ("President", "Cup"): not enough to be a name alone
@@ -88,7 +92,10 @@ def question_names(question: str) -> list[str]:
 
 
 def _plain(word: str) -> str:
-    return re.sub(r"(['’]s)$", "", word.strip(".,;:!?\"'’“”()")).strip(".,;:!?\"'’“”()").lower()
+    """A word as names are compared: lower case, accents folded ("Mélenchon" = "Melenchon"), ’ as ', no 's."""
+    word = unicodedata.normalize("NFKD", word.replace("’", "'"))
+    word = "".join(ch for ch in word if not unicodedata.combining(ch))
+    return re.sub(r"('s)$", "", word.strip(".,;:!?\"'“”()")).strip(".,;:!?\"'“”()").lower()
 
 
 def distinctive_words(name: str) -> list[str]:
@@ -109,6 +116,8 @@ def name_in(name: str, vocabulary: set[str]) -> bool:
     Macron", "Calderwyn" for "NHL Brisa Calderwyn"), spelt as written or as a close variant; of a hyphenated one,
     any part ("Texas" of "Texas-Mexico")."""
     last = distinctive_words(name)[-1]
+    if len(last) <= 3 or any(ch.isdigit() for ch in last):  # "EU", "Fed", "Q3", "LVII": too short to tell
+        return True
     parts = [w for w in last.split("-") if len(w) >= 3 and w not in _GENERIC] if "-" in last else []
     return word_in(last, vocabulary) or any(word_in(w, vocabulary) for w in parts)
 
@@ -176,11 +185,11 @@ def absent_names(q: Question, context: Sequence[Evidence], outlets: frozenset[st
     for art in {ev.article.id: ev.article for ev in context}.values():
         vocab |= vocabulary(f"{art.title}\n{art.source}\n{art.text}") | set(re.split(r"[^a-z0-9]+", art.url.lower()))
     # a distinctive word the whole index has never seen ("Bellvik" in "Bellvik Kingdom") marks the name absent too
-    known = {normalize(w) for w in q.idf} if q.idf else None
+    known = q.idf or None
 
     def unheard(n: str) -> bool:
-        return known is not None and any(len(w) >= 4 and normalize(w) not in known and not word_in(w, vocab)
-                                         for w in distinctive_words(n))
+        return known is not None and any(len(w) >= 4 and any(p not in known for p in normalize(w).split())
+                                         and not word_in(w, vocab) for w in distinctive_words(n))
 
     first = q.text.split()[0] if q.text.split() else ""
     out = []
@@ -275,6 +284,12 @@ class Verifier:
         return cls(tuple(data["weights"]), tuple(data["mean"]), tuple(data["scale"]), dict(data["answer_at"]),
                    tuple(data["claim_weights"]), tuple(data["claim_mean"]), tuple(data["claim_scale"]),
                    data["claim_at"], data.get("defer_share", 0.0))
+
+    def quote_threshold(self, kind: str, model_refused: bool) -> float:
+        """How likely the best sentence must be to be quoted; when the model itself said "not in the articles",
+        at least REFUSAL_OVERRULED_AT (the verifier saw too few such drafts to learn that weight)."""
+        at = self.answer_threshold(kind)
+        return max(at, REFUSAL_OVERRULED_AT) if model_refused else at
 
     def keeps(self, claim_row: np.ndarray, kind: str) -> bool:
         """Keep a model claim: likely enough to be right, and not resting on a sentence far less likely to answer

@@ -47,14 +47,16 @@ from rag.answer.verifier import (
     features,
 )
 from rag.evals.run import contains_answer, token_f1
+from rag.settings import DEFAULTS
 
-SETS = ("realtimeqa", "rgb", "rgb-refusal", "quail")
+SETS = ("realtimeqa", "long", "rgb", "rgb-refusal", "quail", "seed")
 CACHE = Path(".cache/verifier")
 ANSWER_AT = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
 KINDS = ("number", "date", "name", "other")
 CLAIM_AT = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 DEFER_SHARE = (0.0, 0.1, 0.2, 0.3, 0.5)
 FALSE_REFUSAL_CEILING = 0.15
+NUMBERED = DEFAULTS.evidence_sentences  # the sentences numbered in the prompt: a model's [n] beyond them is not its own
 KEPT_FLOOR = 0.9  # the share of correct drafts the checker must keep
 WEAK_LABEL_F1 = 0.3  # an answer not found verbatim labels the sentence closest to it (token F1) when this close
 PARAPHRASED = {"quail"}  # answers are option texts, rarely verbatim: accuracy is not measured, answering is
@@ -92,6 +94,8 @@ class Prepared:
     support: np.ndarray  # claims x sentences
     sentences: tuple[str, ...]
     draft_correct: bool
+    low: bool = False  # nothing relevant enough: refused before the model wrote (Answerer.find)
+    model_refused: bool = False  # the draft said "not in the articles"
 
 
 def harvest(name: str, log=print) -> list[Harvested]:  # noqa: ANN001
@@ -99,10 +103,10 @@ def harvest(name: str, log=print) -> list[Harvested]:  # noqa: ANN001
     corpus, up to the model's draft. Cached by corpus; the split is applied after (`split_ids`)."""
     from rag.assistant import Assistant
     from rag.evals import datasets
-    from rag.evals.run import build_index
+    from rag.evals.run import build_index, resolve_set
     from rag.settings import Settings
 
-    qs = datasets.build(name)
+    qs = resolve_set("seed") if name == "seed" else datasets.build(name)
     index_dir = build_index(qs)
     path = CACHE / f"{index_dir.name}.pkl"
     if path.exists():
@@ -133,8 +137,12 @@ def harvest(name: str, log=print) -> list[Harvested]:  # noqa: ANN001
 
 
 def split_ids(name: str, split: str) -> set[str]:
+    """The question ids of `split`. The hand-written seed set is the project's own: dev, all of it."""
     from rag.evals import datasets
+    from rag.evals.run import resolve_set
 
+    if name == "seed":
+        return {q.id for q in resolve_set("seed").questions} if split == "dev" else set()
     return {it.question.id for it in datasets.sample_items(name, split=split)}
 
 
@@ -163,7 +171,8 @@ def prepare(h: Harvested) -> Prepared:
     return Prepared(h.set, q.kind, h.answerable, h.answers, rows, labels, absent,
                     tuple(c.text for c in claims), tuple(c.cited for c in claims),
                     tuple(len(new_words(c.text, h.question)) for c in claims), sup.reshape(len(claims), len(ctx)),
-                    tuple(ev.sentence.text for ev in ctx), h.answerable and contains_answer(h.draft, h.answers))
+                    tuple(ev.sentence.text for ev in ctx), h.answerable and contains_answer(h.draft, h.answers),
+                    not ctx or ctx[0].score < DEFAULTS.refuse_below, refused)
 
 
 def fit(rows: np.ndarray, labels: np.ndarray, l2: float = 1.0, steps: int = 30) -> tuple[np.ndarray, ...]:
@@ -190,7 +199,7 @@ def claim_rows(p: Prepared, likely: np.ndarray) -> list[np.ndarray | None]:
         if not ok.any():
             out.append(None)
             continue
-        marked = [n - 1 for n in p.cited[ci] if 1 <= n <= len(sup) and ok[n - 1]]
+        marked = [n - 1 for n in p.cited[ci] if 1 <= n <= min(NUMBERED, len(sup)) and ok[n - 1]]
         n = marked[0] if marked else max(np.flatnonzero(ok), key=lambda i: (likely[i], sup[i]))
         out.append(claim_features(kind, p.claim_words[ci], int(n), float(sup[n]), bool(marked), likely,  # type: ignore[arg-type]
                                   p.rows))
@@ -198,15 +207,15 @@ def claim_rows(p: Prepared, likely: np.ndarray) -> list[np.ndarray | None]:
 
 
 def decide(p: Prepared, likely: np.ndarray, v: Verifier) -> tuple[bool, bool]:
-    """(refused, correct) exactly as `Answerer.check` decides, on precomputed numbers."""
-    if p.absent or not len(likely):
+    """(refused, correct) exactly as `Answerer.stream` and `check` decide, on precomputed numbers."""
+    if p.absent or p.low or not len(likely):
         return True, False
     kept = [c for c, row in zip(p.claims, claim_rows(p, likely), strict=True)
             if row is not None and v.keeps(row, p.kind)]
     if kept:
         return False, p.answerable and contains_answer(" ".join(kept), p.answers)
     best = int(np.argmax(likely))
-    if likely[best] < v.answer_threshold(p.kind):
+    if likely[best] < v.quote_threshold(p.kind, p.model_refused):
         return True, False
     return False, p.answerable and contains_answer(p.sentences[best], p.answers)
 

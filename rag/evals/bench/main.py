@@ -33,10 +33,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from rag.evals.bench import answer, cold, embedding, ingest, memory, search
-from rag.evals.bench.common import SEEDS, Table, log, machine, parse_sizes
+from rag.evals.bench import answer, cold, embedding, ingest, memory, page, search
+from rag.evals.bench.common import SEEDS, Table, fmt, log, machine, parse_sizes, seed_questions
 
-SECTIONS = ("ingest", "embedding", "search", "answer", "cold", "memory")
+SECTIONS = ("ingest", "embedding", "search", "answer", "cold", "memory", "page")
 WORKERS = {"ingest": ingest.worker, "answer": answer.worker, "embedding": embedding.worker}
 
 
@@ -69,7 +69,7 @@ def main(args: argparse.Namespace) -> int:
         if "search" in only:
             result["search"] = search.measure(ingest_index, args.articles, sizes, tmp, log)
         seed_index = user_index
-        if any(s in only for s in ("answer", "cold", "memory")) and seed_index is None:
+        if any(s in only for s in ("answer", "cold", "memory", "page")) and seed_index is None:
             from rag.library import Library
             from rag.settings import Settings
 
@@ -82,6 +82,8 @@ def main(args: argparse.Namespace) -> int:
             result["cold"] = cold.measure(seed_index, log)
         if "memory" in only:
             result["memory"] = memory.collect(ing, ans)
+        if "page" in only:
+            result["page"] = page.page_vs_api(seed_index, seed_questions(5), log, rounds=3)
 
     result["machine"]["load_avg_end"] = os.getloadavg()
     table = Table()
@@ -113,6 +115,11 @@ def render(result: dict[str, Any], table: Table) -> None:
         cold.render(result["cold"], table)
     if result.get("memory"):
         memory.render(result["memory"], result.get("ingest"), table)
+    if result.get("page"):
+        pg = result["page"]
+        table.title("The page against the API (same questions, one run; target: page within 0.3 s)")
+        table.rows(["API p50 s", "page p50 s", "median of page - API, s"],
+                   [[fmt(pg.get("api_p50_s")), fmt(pg.get("page_p50_s")), fmt(pg.get("diff_p50_s"))]])
 
 
 def cli(argv: list[str] | None = None) -> int:
