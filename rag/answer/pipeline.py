@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -101,7 +101,8 @@ class Answerer:
         t: dict[str, float] = {}
         found = self.find(question, history or [], filters, t)
         standalone, retrieval, context = found.standalone, found.retrieval, found.context
-        missing = absent_names(VQuestion(question, retrieval.idf), context, retrieval.outlets)
+        q = VQuestion(question, retrieval.idf)  # the question analysed once, for the names check and the verifier
+        missing = absent_names(q, context, retrieval.outlets)
         if found.prompt is None or missing:  # nothing relevant, or about someone never mentioned: no need to generate
             yield replace(self._refusal(question, standalone, context, t, missing),
                           retrieved=_retrieved_ids(retrieval))
@@ -117,8 +118,7 @@ class Answerer:
         t["generate"] = time.perf_counter() - t0
         t["first_token"] = first if first is not None else t["generate"]
         t0 = time.perf_counter()
-        answer = self.check("".join(raw), question, context, t, standalone, retrieval.idf, retrieval.outlets,
-                            history[-1].said if history else "")
+        answer = self.check("".join(raw), q, context, t, standalone, history[-1].said if history else "")
         t["verify"] = time.perf_counter() - t0
         yield replace(answer, retrieved=_retrieved_ids(retrieval), timings=t, draft="".join(raw))
 
@@ -155,16 +155,13 @@ class Answerer:
         context = "\n\n".join(blocks)
         return Prompt(INSTRUCTION, context, with_history(question, history))
 
-    def check(self, raw: str, question: str, context: list[Evidence], t: dict[str, float], standalone: str = "",
-              idf: Mapping[str, float] | None = None, outlets: frozenset[str] = frozenset(),
+    def check(self, raw: str, q: VQuestion, context: list[Evidence], t: dict[str, float], standalone: str = "",
               said_before: str = "") -> Answer:
         """Keep the model's claims that a likely sentence supports; otherwise quote the sentence most likely to
-        answer; otherwise refuse. "Likely" is the verifier's probability that the sentence answers the question."""
+        answer; otherwise refuse. "Likely" is the verifier's probability that the sentence answers the question.
+        (Questions naming someone the articles never mention were refused before the model wrote: `stream`.)"""
+        question = q.text
         standalone = standalone or question
-        q = VQuestion(question, idf or {})
-        missing = absent_names(q, context, outlets)
-        if missing:  # a question about someone the articles never mention: say so, never quote someone else
-            return self._refusal(question, standalone, context, t, missing)
         draft = clean_draft(raw)
         refused = bool(_NO_ANSWER.search(draft))
         claims = [] if refused or is_unusable(draft, question) else (parse_claims(draft) or [Claim(draft, ())])

@@ -9,6 +9,7 @@ or organisation that none of the retrieved articles mentions is refused, naming 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -278,7 +279,12 @@ class Verifier:
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> Verifier:
-        data = json.loads(Path(path).read_text())
+        """The weights in `path`, read once per process (an Answerer is made for every question)."""
+        return _load(Path(path))
+
+    @classmethod
+    def from_file(cls, path: Path) -> Verifier:
+        data = json.loads(path.read_text())
         if tuple(data["features"]) != FEATURES or tuple(data["claim_features"]) != CLAIM_FEATURES:
             raise ValueError(f"{path} was trained on other features; retrain: python -m rag.evals.train_verifier")
         return cls(tuple(data["weights"]), tuple(data["mean"]), tuple(data["scale"]), dict(data["answer_at"]),
@@ -312,3 +318,8 @@ class Verifier:
         if not len(rows):
             return np.zeros(0)
         return _logistic(rows, self.weights, self.mean, self.scale)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: Path) -> Verifier:
+    return Verifier.from_file(path)

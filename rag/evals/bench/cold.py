@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from rag.evals.bench.common import ROOT, Log, Table, fmt, seed_questions
+from rag.evals.bench.common import ROOT, Log, Table, fmt, seed_questions, stop
 
 
 def measure(seed_index: Path, log: Log) -> dict[str, Any]:
@@ -51,12 +51,7 @@ def cold_ui(index_dir: Path, timeout_s: float = 180.0) -> dict[str, Any]:
             time.sleep(0.1)
         return {"ready_s": None, "error": f"no 200 within {timeout_s:.0f} s (exit {proc.poll()})"}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from rag.errors import RagError
 from rag.evals.bench.cold import free_port
-from rag.evals.bench.common import ROOT, Log
+from rag.evals.bench.common import ROOT, Log, stop
 from rag.evals.run import percentile
 
 UI = ROOT / "ui.py"
@@ -78,17 +78,8 @@ def _serve(index_dir: Path, model: str, ui: Path, timeout_s: float) -> tuple[sub
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.2)
-    _stop(proc)
+    stop(proc)
     raise RagError(f"{ui} did not serve {url} within {timeout_s:.0f} s")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _ask_in_page(page, url: str, question: str, timeout_s: float) -> dict[str, Any]:  # noqa: ANN001 - playwright Page
@@ -160,7 +151,7 @@ def page_vs_api(index_dir: Path, questions: list[str], log: Log, *, model: str =
             finally:
                 browser.close()
     finally:
-        _stop(proc)
+        stop(proc)
     per_question = []
     for q in questions:
         mine = [r for r in runs if r["question"] == q]
