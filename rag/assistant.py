@@ -23,7 +23,8 @@ class Assistant:
         see each other's writes); else one is opened over `settings.index_dir` with `embedder`."""
         self.settings = settings
         self.library = library or Library(settings.index_dir, embedder, settings.chunk_sentences,
-                                          settings.chunk_overlap, settings.top_chunks)
+                                          settings.chunk_overlap, settings.top_chunks,
+                                          embedder_variant=settings.embedder_variant)
         self._generator = generator
         self._lock = threading.Lock()
 

@@ -19,7 +19,12 @@ def _library(args: argparse.Namespace):  # noqa: ANN202
     from rag.library import Library
 
     s = _settings(args)
-    return Library(s.index_dir, None, s.chunk_sentences, s.chunk_overlap, s.top_chunks)
+    return Library(s.index_dir, None, s.chunk_sentences, s.chunk_overlap, s.top_chunks, on_wait=_say,
+                   embedder_variant=s.embedder_variant)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _progress(done: int, total: int) -> None:
@@ -33,6 +38,15 @@ def _progress(done: int, total: int) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     summary = _library(args).ingest([Path(p) for p in args.paths], progress=_progress)
     print("\n".join(summary.lines()))
+    return 0
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from rag.store.legacy import upgrade
+
+    store = upgrade(_settings(args).index_dir, progress=_say)
+    st = store.stats()
+    print(f"format {store.manifest.format}: {st['articles']} articles, {st['chunks']} chunks")
     return 0
 
 
@@ -129,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("ingest", cmd_ingest, "add article files or folders to the index")
     sp.add_argument("paths", nargs="+")
     add("list", cmd_list, "list the indexed articles")
+    add("upgrade", cmd_upgrade, "migrate an index of format 1 (version folders) to the SQLite store, in place")
     sp = add("remove", cmd_remove, "remove an article and its vectors")
     sp.add_argument("id")
     sp = add("search", cmd_search, "ranked sentences for a query")

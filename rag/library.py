@@ -35,14 +35,20 @@ class Stats:
 
 
 class Library:
-    """Articles in an index folder. Reads are cheap; writes build a new index version atomically."""
+    """Articles in an index folder. Reads see every commit, by this process or another; writes are committed
+    whole, one writer at a time (a waiting writer is told who it waits for through `on_wait`)."""
 
     def __init__(self, index_dir: Path | str = "index", embedder: Embedder | None = None,
                  chunk_sentences: int = DEFAULTS.chunk_sentences, chunk_overlap: int = DEFAULTS.chunk_overlap,
-                 top_chunks: int = DEFAULTS.top_chunks) -> None:
+                 top_chunks: int = DEFAULTS.top_chunks, on_wait: Callable[[str], None] | None = None,
+                 embedder_variant: str = DEFAULTS.embedder_variant) -> None:
+        """Without an `embedder`, the packaged MiniLM embeds chunks in `embedder_variant` for a new index, and in
+        the variant an existing index records (its manifest), so one index never mixes the two."""
         self.index_dir = Path(index_dir)
-        self.embedder = embedder or MiniLM()
+        self._own_embedder = embedder is None
+        self.embedder = embedder or MiniLM(variant=embedder_variant)
         self.chunk_sentences, self.chunk_overlap, self.top_chunks = chunk_sentences, chunk_overlap, top_chunks
+        self.on_wait = on_wait
         self._store: Store | None = None
         self._retriever: Retriever | None = None
         self._lock = threading.RLock()
@@ -52,8 +58,14 @@ class Library:
     def store(self) -> Store:
         with self._lock:
             if self._store is None:
-                self._store = store_mod.load(self.index_dir, self.embedder.name, self.embedder.dim)
+                self._opened(store_mod.open_store(self.index_dir, self.embedder.name, self.embedder.dim))
             return self._store
+
+    def _opened(self, store: Store) -> None:
+        self._store = store
+        variant = store.manifest.embedder_variant
+        if self._own_embedder and getattr(self.embedder, "variant", variant) != variant:
+            self.embedder = MiniLM(variant=variant)
 
     @property
     def retriever(self) -> Retriever:
@@ -62,40 +74,42 @@ class Library:
                 self._retriever = Retriever(self.store, self.embedder, self.top_chunks)
             return self._retriever
 
-    def _commit(self, store: Store) -> None:
-        store_mod.save(store, self.index_dir)
-        self._store, self._retriever = store, None
+    def _writable(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._opened(open_or_create(self.index_dir, self.embedder, self.chunk_sentences, self.chunk_overlap,
+                                            getattr(self.embedder, "variant", "fp32"), self.on_wait))
+            return self._store
+
+    def close(self) -> None:
+        """Close the index's files (the library opens them again on next use)."""
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+            self._store, self._retriever = None, None
 
     # ---- writing -------------------------------------------------------------------------
-    def ingest(self, paths: list[Path | str], progress: Callable[[int, int], None] | None = None) -> IngestSummary:
+    def ingest(self, paths: list[Path | str], progress: Callable[[int, int], None] | None = None,
+               command: str = "") -> IngestSummary:
         articles, skipped = load_paths([Path(p) for p in paths])
-        return self.add_articles(articles, skipped, progress)
+        return self.add_articles(articles, skipped, progress, command)
 
     def add_articles(self, articles: list[Article], skipped: list | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> IngestSummary:
-        with self._lock:
-            # Work on a freshly loaded copy: if anything fails, the live store and the files are untouched.
-            store = open_or_create(self.index_dir, self.embedder, self.chunk_sentences, self.chunk_overlap)
-            summary = ingest_articles(store, articles, self.embedder, skipped, progress)
-            if summary.added or summary.updated or not store_mod.exists(self.index_dir):
-                self._commit(store)
-            return summary
+                     progress: Callable[[int, int], None] | None = None, command: str = "") -> IngestSummary:
+        return ingest_articles(self._writable(), articles, self.embedder, skipped, progress, command, self.on_wait)
 
-    def remove(self, article_id: str) -> Article:
-        with self._lock:
-            store = store_mod.load(self.index_dir, self.embedder.name, self.embedder.dim)
-            removed = store.remove(article_id)
-            self._commit(store)
-            return removed
+    def remove(self, article_id: str, command: str = "") -> Article:
+        with self.store.write(command, self.on_wait) as w:
+            return w.remove(article_id)
 
     # ---- reading -------------------------------------------------------------------------
     def articles(self) -> list[ArticleInfo]:
-        s = self.store
-        return [ArticleInfo(a.id, a.title, a.date, a.source, a.url, len(s.sentences[a.id]))
-                for a in sorted(s.articles.values(), key=lambda a: (a.date, a.title))]
+        self.store.refresh()
+        return [ArticleInfo(r.id, r.title, r.date, r.source, r.url, r.sentences) for r in self.store.article_rows()]
 
     def article(self, article_id: str) -> Article:
-        return self.store.articles[article_id]
+        """The article with that id (KeyError when there is none)."""
+        return self.store.article(article_id)
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Evidence]:
         return self.retriever.retrieve(query, filters, max_sentences=k).sentences

@@ -173,8 +173,8 @@ def baseline_ask(index_dir, settings):  # noqa: ANN001, ANN201
     if not isinstance(generator, LlamaCpp):
         raise ValueError("The llama-index baseline runs the in-process llama.cpp models only")
     nodes = []
-    for cid, chunk in store.chunks.items():
-        vec = np.asarray(store.index.reconstruct(int(cid)), dtype=np.float32)
+    for cid, chunk in store.chunks().items():
+        vec = np.asarray(store.vector(cid), dtype=np.float32)
         nodes.append(TextNode(id_=str(cid), text=store.chunk_text(chunk), embedding=vec.tolist(),
                               metadata={"article_id": chunk.article_id, "first": chunk.first, "last": chunk.last}))
     embed = EmbedderAdapter(assistant.library.embedder)
@@ -187,7 +187,7 @@ def baseline_ask(index_dir, settings):  # noqa: ANN001, ANN201
         cites, retrieved = [], []
         for n, node in enumerate(response.source_nodes, 1):
             aid = node.node.metadata.get("article_id", "")
-            art = store.articles.get(aid)
+            art = store.article(aid) if store.has_article(aid) else None
             retrieved.append((aid, art.url if art else "", node.node.get_content()))
             if f"[{n}]" in text:
                 cites.append(Citation(n, aid, art.title if art else "", "", "", art.url if art else "", f"{aid}:?", 0,

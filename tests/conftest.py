@@ -34,6 +34,13 @@ class HashEmbedder:
         return out
 
 
+def new_store(index_dir: Path, name: str, dim: int, chunk_sentences: int = 5, chunk_overlap: int = 2, **kw):
+    """An empty index of format 2 in `index_dir`, for tests that write to a Store directly."""
+    from rag.store import FORMAT_VERSION, Manifest, create
+
+    return create(index_dir, Manifest(FORMAT_VERSION, name, dim, chunk_sentences, chunk_overlap), **kw)
+
+
 @pytest.fixture(scope="session")
 def minilm():
     """The real all-MiniLM-L6-v2 embedder, loaded once for the whole session."""

@@ -1,5 +1,5 @@
-"""The approximate (IVF) index a store switches to past a size threshold: recall against exact search, removals,
-additions, persistence, and falling back to rebuilding when ann.faiss is missing or damaged."""
+"""The approximate (IVF, 8-bit) index a store keeps over its older segments past a size threshold: recall against
+exact search, removals, additions, incremental updates, persistence, and a missing or damaged ann file."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import new_store
 
-from rag import store as store_mod
-from rag.ann import IvfIndex, nlist_for, recall_at
 from rag.ingest.articles import make_article
-from rag.store import Store, load, new_store, save
+from rag.store import Store, open_store
+from rag.store.ann import IvfIndex, recall_at
 
 DIM = 48
 THRESHOLD = 5_000
@@ -41,11 +41,17 @@ def _article(i: int):
     return make_article(f"Article {i}", f"Sentence of article {i}.", url=f"https://example.com/{i}")
 
 
-def _store(vectors: np.ndarray, threshold: int = THRESHOLD) -> Store:
-    st = new_store("fake/clustered", DIM, 5, 2, ann_threshold=threshold)
-    for a, start in enumerate(range(0, len(vectors), PER_ARTICLE)):
-        part = vectors[start : start + PER_ARTICLE]
-        st.add(_article(a), [], [(0, 0)] * len(part), part)
+def _add(st: Store, vectors: np.ndarray, first_article: int, per_commit: int = 5_000) -> None:
+    for start in range(0, len(vectors), per_commit):
+        with st.write() as w:
+            for off in range(start, min(start + per_commit, len(vectors)), PER_ARTICLE):
+                part = vectors[off : off + PER_ARTICLE]
+                w.add(_article(first_article + off // PER_ARTICLE), [], [(0, 0)] * len(part), part)
+
+
+def _store(path: Path, vectors: np.ndarray, threshold: int = THRESHOLD) -> Store:
+    st = new_store(path, "fake/clustered", DIM, 5, 2, ann_threshold=threshold)
+    _add(st, vectors, 0)
     return st
 
 
@@ -59,113 +65,115 @@ def _found(st: Store, queries: np.ndarray, k: int) -> np.ndarray:
     return np.array([r + [-1] * (k - len(r)) for r in rows])
 
 
-def test_large_store_searches_ivf_with_recall_at_10_of_095(data) -> None:
+@pytest.fixture(scope="module")
+def big(tmp_path_factory, data) -> Path:
+    """A store of 20,000 vectors (4 commits), built once; tests copy it before changing it."""
+    path = tmp_path_factory.mktemp("ann") / "idx"
+    _store(path, data[0])
+    return path
+
+
+def _copy(big: Path, tmp_path: Path) -> Store:
+    import shutil
+
+    shutil.copytree(big, tmp_path / "idx")
+    return open_store(tmp_path / "idx", ann_threshold=THRESHOLD)
+
+
+def test_large_store_searches_ivf_with_recall_at_10_of_095(big: Path, data) -> None:
     vectors, queries = data
-    st = _store(vectors)
+    st = open_store(big, ann_threshold=THRESHOLD)
+    ann = st.vectors.ann
+    assert isinstance(ann, IvfIndex)
+    assert ann.ntotal == len(vectors) and not ann.stale(len(vectors))  # trained at 5,000: lists within 2x
+    assert ann.nprobe < ann.nlist  # really approximate, not a full scan
+    assert st.vectors.ann_upto == max(st.vectors.segments)  # every segment is covered
     found = _found(st, queries, 10)
-    assert isinstance(st.ann, IvfIndex)
-    assert st.ann.ntotal == st.index.ntotal == len(vectors)
-    assert st.ann.nlist == nlist_for(len(vectors))
-    assert st.ann.nprobe < st.ann.nlist  # really approximate, not a full scan
     assert recall_at(found, _exact_top(vectors, np.arange(len(vectors)), queries, 10)) >= 0.95
+    assert (big / "vectors" / st.vectors.ann_name).stat().st_size < len(vectors) * (DIM + 16)  # 1 byte a dimension
 
 
-def test_small_store_stays_exact(data) -> None:
+def test_small_store_stays_exact(tmp_path: Path, data) -> None:
     vectors, queries = data
-    st = _store(vectors[:2_000])
+    st = _store(tmp_path / "idx", vectors[:2_000])
     assert [i for i, _ in st.search_vectors(queries[0], 10)] == list(_exact_top(vectors[:2_000], np.arange(2_000),
                                                                                   queries[:1], 10)[0])
-    assert st.ann is None
+    assert st.vectors.ann is None
 
 
-def test_removed_ids_are_never_returned(data) -> None:
+def test_removed_ids_are_never_returned(tmp_path: Path, big: Path, data) -> None:
     vectors, queries = data
-    st = _store(vectors)
-    st.search_vectors(queries[0], 10)  # builds the IVF index before the removals
-    assert st.ann is not None
+    st = _copy(big, tmp_path)
     gone_articles = range(0, len(vectors) // PER_ARTICLE, 3)
-    gone = {c.id for c in st.chunks.values() if c.article_id in {_article(a).id for a in gone_articles}}
-    for a in gone_articles:
-        st.remove(_article(a).id)
-    assert st.ann is not None and st.ann.ntotal == st.index.ntotal == len(st.chunks) == len(vectors) - len(gone)
+    gone = {c.id for a in gone_articles for c in st.chunks_of(_article(a).id)}
+    with st.write() as w:
+        for a in gone_articles:
+            w.remove(_article(a).id)
+    assert st.vectors.ann is not None and st.stats()["vectors"] == len(st.chunks()) == len(vectors) - len(gone)
     found = _found(st, queries, 50)
     assert not gone & set(found.ravel().tolist())
-    keep = np.array(sorted(st.chunks))
+    keep = np.array(sorted(st.chunks()))
     assert recall_at(found[:, :10], _exact_top(vectors[keep], keep, queries, 10)) >= 0.95
 
     # below the threshold again: back to exact search
-    for a in range(len(vectors) // PER_ARTICLE):
-        if a % 3 and len(st.chunks) >= THRESHOLD:
-            st.remove(_article(a).id)
-    keep = np.array(sorted(st.chunks))
+    with st.write() as w:
+        for a in range(len(vectors) // PER_ARTICLE):
+            if a % 3 and len(st.chunks()) - w.removed * PER_ARTICLE >= THRESHOLD:
+                w.remove(_article(a).id)
+    keep = np.array(sorted(st.chunks()))
     got = [i for i, _ in st.search_vectors(queries[1], 10)]
-    assert st.ann is None
+    assert st.vectors.ann is None
     assert got == list(_exact_top(vectors[keep], keep, queries[1:2], 10)[0])
 
 
-def test_added_vectors_are_found(data) -> None:
-    vectors, _ = data
-    st = _store(vectors)
-    st.search_vectors(vectors[0], 1)
-    built = st.ann
+def test_added_vectors_are_found_then_folded_into_the_ann(tmp_path: Path, big: Path) -> None:
+    st = _copy(big, tmp_path)
+    built = st.vectors.ann_name
     rng = np.random.default_rng(5)
     new = _unit(rng.standard_normal((PER_ARTICLE, DIM)))
-    st.add(_article(10_000), [], [(0, 0)] * PER_ARTICLE, new)
-    assert st.ann is built and built.ntotal == st.index.ntotal  # kept in step, not rebuilt
-    first_new = max(st.chunks) - PER_ARTICLE + 1
+    _add(st, new, 10_000)
+    assert st.vectors.ann_name == built  # a small addition is searched exactly beside the ann, not rebuilt
+    first_new = max(st.chunks()) - PER_ARTICLE + 1
     for j in range(0, PER_ARTICLE, 10):
         assert st.search_vectors(new[j], 1)[0][0] == first_new + j
+    more = _unit(rng.standard_normal((2_000, DIM)))  # past a tenth of the ann's size: added to it
+    _add(st, more, 20_000)
+    assert st.vectors.ann_name != built and st.vectors.ann_upto == max(st.vectors.segments)
+    assert st.vectors.ann.ntotal == 20_000 + 2_100 and not st.vectors.ann.stale(22_100)
+    for j in range(0, PER_ARTICLE, 10):
+        assert st.search_vectors(new[j], 1)[0][0] == first_new + j
+    assert sorted(p.name for p in (tmp_path / "idx" / "vectors").glob("ann-*")) == [st.vectors.ann_name]
 
 
-def test_ivf_is_saved_and_loaded_with_its_nprobe(tmp_path: Path, data) -> None:
-    vectors, queries = data
-    st = _store(vectors)
-    save(st, tmp_path / "idx")
-    version = tmp_path / "idx" / (tmp_path / "idx" / "CURRENT").read_text()
-    assert (version / "ann.faiss").is_file()
-    back = load(tmp_path / "idx", ann_threshold=THRESHOLD)
-    assert back.ann is not None and back.ann.nprobe == st.ann.nprobe and back.ann.ntotal == len(vectors)
+def test_ivf_is_reopened_with_its_nprobe(big: Path, data) -> None:
+    _, queries = data
+    a, b = open_store(big, ann_threshold=THRESHOLD), open_store(big, ann_threshold=THRESHOLD)
+    assert b.vectors.ann.nprobe == a.vectors.ann.nprobe
     for q in queries[:20]:
-        assert back.search_vectors(q, 10) == st.search_vectors(q, 10)
-    # with the default threshold the same index is searched exactly, and ann.faiss is not even read
-    assert load(tmp_path / "idx").ann is None
+        assert b.search_vectors(q, 10) == a.search_vectors(q, 10)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "delete"])
-def test_missing_or_damaged_ann_file_is_rebuilt(tmp_path: Path, data, damage: str) -> None:
+def test_missing_or_damaged_ann_file_falls_back_to_exact_and_is_rebuilt(tmp_path: Path, big: Path, data,
+                                                                        damage: str) -> None:
     vectors, queries = data
-    save(_store(vectors), tmp_path / "idx")
-    path = tmp_path / "idx" / (tmp_path / "idx" / "CURRENT").read_text() / "ann.faiss"
+    st = _copy(big, tmp_path)
+    path = tmp_path / "idx" / "vectors" / st.vectors.ann_name
     if damage == "truncate":
         path.write_bytes(path.read_bytes()[:1000])
     else:
         path.unlink()
-    back = load(tmp_path / "idx", ann_threshold=THRESHOLD)
-    assert back.ann is None  # not trusted; vectors.faiss is the source of truth
-    found = _found(back, queries, 10)
-    assert back.ann is not None
-    assert recall_at(found, _exact_top(vectors, np.arange(len(vectors)), queries, 10)) >= 0.95
-
-
-def test_out_of_step_ann_file_is_ignored(tmp_path: Path, data) -> None:
-    vectors, _ = data
-    st = _store(vectors)
-    save(st, tmp_path / "idx")
-    version = tmp_path / "idx" / (tmp_path / "idx" / "CURRENT").read_text()
-    st.ann.remove(np.arange(10))  # an ann.faiss from another state than vectors.faiss
-    st.ann.write(version / "ann.faiss")
-    back = store_mod.load(tmp_path / "idx", ann_threshold=THRESHOLD)
-    assert back.ann is None
+    back = open_store(tmp_path / "idx", ann_threshold=THRESHOLD)
+    assert back.vectors.ann is None  # not trusted; the segments are the source of truth
+    truth = _exact_top(vectors, np.arange(len(vectors)), queries[:20], 10)
+    assert recall_at(_found(back, queries[:20], 10), truth) == 1.0
+    _add(back, _unit(np.random.default_rng(2).standard_normal((PER_ARTICLE, DIM))), 10_000)  # the next writer
+    assert back.vectors.ann is not None and back.vectors.ann.ntotal == len(vectors) + PER_ARTICLE
 
 
 def test_stale_when_size_moves_fourfold() -> None:
-    import faiss
-
-    exact = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
     rng = np.random.default_rng(1)
-    exact.add_with_ids(_unit(rng.standard_normal((4_000, DIM))), np.arange(4_000))
-    ivf = IvfIndex.build(exact)
-    assert not ivf.stale(4_000)
-    assert ivf.stale(3_999)  # out of step with the exact index
+    ivf = IvfIndex.build([(_unit(rng.standard_normal((4_000, DIM))), np.arange(4_000))])
+    assert not ivf.stale(4_000) and not ivf.stale(3_000)
     ivf.add(_unit(rng.standard_normal((12_100, DIM))), np.arange(4_000, 16_100))
     assert ivf.stale(16_100)  # grew 4x: rebuild with more lists

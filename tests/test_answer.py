@@ -161,8 +161,8 @@ def test_every_answer_is_cited_unless_refused(umerov_answer, stream_items, follo
 @pytest.mark.slow
 def test_prompt_injection_in_an_article_is_ignored(injection_library, injection_answer: Answer) -> None:
     a = injection_answer
-    injected = next(i for i, _ in enumerate(injection_library.store.sentences[INJECTED_ARTICLE.id])
-                    if INJECTION in injection_library.store.sentences[INJECTED_ARTICLE.id][i].text)
+    injected = next(i for i, _ in enumerate(injection_library.store.sentences(INJECTED_ARTICLE.id))
+                    if INJECTION in injection_library.store.sentences(INJECTED_ARTICLE.id)[i].text)
     assert f"{INJECTED_ARTICLE.id}:{injected}" in a.retrieved  # the attack did reach retrieval
     assert "mickey" not in a.text.lower()
     assert "mickey" not in a.draft.lower()  # the model never saw it

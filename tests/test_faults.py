@@ -50,30 +50,78 @@ def test_index_folder_that_cannot_be_written_is_a_clear_error(tmp_path: Path, ha
         lib.ingest([_articles(tmp_path, 2)])
 
 
-@pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device"),
-                                   RuntimeError("faiss::FileIOWriter: fwrite failed: No space left on device")])
-def test_full_disk_mid_write_keeps_the_previous_index(tmp_path: Path, hash_embedder, monkeypatch,
-                                                      error: Exception) -> None:
-    import faiss
+def _files(index: Path) -> dict[str, int]:
+    return {str(p.relative_to(index)): p.stat().st_size for p in index.rglob("*")
+            if p.is_file() and p.name not in ("write.lock", "store.sqlite3-wal", "store.sqlite3-shm")}
+
+
+def _state(index: Path) -> tuple[dict, list[str]]:
+    st = store_mod.open_store(index)
+    return st.stats(), sorted(st.article_ids())
+
+
+def test_full_disk_while_writing_vectors_keeps_the_previous_index(tmp_path: Path, hash_embedder,
+                                                                  monkeypatch) -> None:
+    import numpy as np
 
     index = tmp_path / "index"
     lib = Library(index, embedder=hash_embedder)
     lib.ingest([_articles(tmp_path, 3)])
-    before = store_mod.load(index)
+    before, files = _state(index), _files(index)
 
     def disk_full(*args: object, **kwargs: object) -> None:  # what a write does when the disk is full
-        raise error
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(faiss, "write_index", disk_full)
+    monkeypatch.setattr(np, "save", disk_full)
     with pytest.raises(RagError, match="No space left on device.*previous index is unchanged"):
         lib.ingest([_articles(tmp_path, 5)])
     monkeypatch.undo()
 
-    after = store_mod.load(index)
-    assert after.stats() == before.stats()
-    assert sorted(after.articles) == sorted(before.articles)
+    assert _state(index) == before and lib.stats().articles == 3
+    assert _files(index) == files  # no half-written segment left behind
     lib.ingest([_articles(tmp_path, 4)])  # the next write works
-    assert store_mod.load(index).stats()["articles"] == 7
+    assert store_mod.open_store(index).stats()["articles"] == 7
+
+
+def test_database_full_at_commit_keeps_the_previous_index_and_removes_the_new_segment(tmp_path: Path, hash_embedder,
+                                                                                        monkeypatch) -> None:
+    import sqlite3
+
+    from rag.store.store import Writer
+
+    index = tmp_path / "index"
+    lib = Library(index, embedder=hash_embedder)
+    lib.ingest([_articles(tmp_path, 3)])
+    before, files = _state(index), _files(index)
+
+    def full(self: Writer) -> None:  # the segment is written; the commit itself fails as SQLite does on a full disk
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Writer, "_bump", full)
+    with pytest.raises(RagError, match="No space left on device.*previous index is unchanged"):
+        lib.ingest([_articles(tmp_path, 5)])
+    monkeypatch.undo()
+    assert _state(index) == before and _files(index) == files
+    lib.ingest([tmp_path / "src5"])
+    assert lib.stats().articles == 8
+
+
+def test_failure_while_merging_after_the_commit_keeps_the_write(tmp_path: Path, hash_embedder, monkeypatch,
+                                                               caplog) -> None:
+    from rag.store.store import Writer
+
+    index = tmp_path / "index"
+    lib = Library(index, embedder=hash_embedder)
+    lib.ingest([_articles(tmp_path, 3)])
+
+    def broken(self: Writer) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(Writer, "_merge_open_segments", broken)
+    lib.ingest([_articles(tmp_path, 5)])  # no error: the write is committed, merging waits for the next writer
+    assert "merging the index's vector segments failed" in caplog.text
+    monkeypatch.undo()
+    assert store_mod.open_store(index).stats()["articles"] == 8
 
 
 # ---- the same faults for real: a small tmpfs that fills up, and one remounted read-only (root only) -----------------
@@ -114,64 +162,30 @@ def test_really_full_disk_keeps_the_previous_index_and_frees_the_partial_write(t
     index = point / "index"
     lib = Library(index, embedder=hash_embedder)
     lib.ingest([_big_articles(tmp_path, "small", 3, 20)])
-    before = store_mod.load(index)
+    before, files = _state(index), _files(index)
     with pytest.raises(RagError, match="No space left on device.*previous index is unchanged"):
         lib.ingest([_big_articles(tmp_path, "huge", 80, 500)])  # ~2.5 MB of text alone on a 2 MB disk
-    after = store_mod.load(index)
-    assert after.stats() == before.stats() and sorted(after.articles) == sorted(before.articles)
-    assert [p.name for p in index.iterdir() if p.name.startswith(".tmp-")] == []  # the space came back
+    assert _state(index) == before
+    assert {k: v for k, v in _files(index).items() if k != "store.sqlite3"} == \
+        {k: v for k, v in files.items() if k != "store.sqlite3"}  # no partial segment: the space came back
     lib.ingest([_big_articles(tmp_path, "more", 2, 20)])  # and the next write that fits works
-    assert store_mod.load(index).stats()["articles"] == 5
+    assert store_mod.open_store(index).stats()["articles"] == 5
 
 
 def test_really_read_only_index_folder_is_a_clear_error_and_still_answers(tmp_path: Path, small_disk,
                                                                           hash_embedder) -> None:
     point, remount = small_disk
     index = point / "index"
-    Library(index, embedder=hash_embedder).ingest([_big_articles(tmp_path, "small", 3, 5)])
+    writer = Library(index, embedder=hash_embedder)
+    writer.ingest([_big_articles(tmp_path, "small", 3, 5)])
+    writer.close()  # a file open for writing keeps the disk from being remounted read-only
     remount("ro")
     try:
         lib = Library(index, embedder=hash_embedder)
         with pytest.raises(RagError, match="Could not write the index .*Read-only file system.*previous index is "
                                            "unchanged"):
             lib.ingest([_big_articles(tmp_path, "more", 2, 5)])
-        assert store_mod.load(index).stats()["articles"] == 3  # reading still works
+        assert store_mod.open_store(index).stats()["articles"] == 3  # reading still works
         assert lib.search("value was 1002", k=3)  # and so does searching
     finally:
         remount("rw")
-
-
-def test_failure_after_the_version_is_in_place_leaves_no_stray_folder(tmp_path: Path, hash_embedder,
-                                                                       monkeypatch) -> None:
-    index = tmp_path / "index"
-    lib = Library(index, embedder=hash_embedder)
-    lib.ingest([_articles(tmp_path, 3)])
-    before = sorted(p.name for p in index.iterdir())
-
-    def no_space(path: Path) -> None:  # the CURRENT pointer cannot be synced: the disk filled meanwhile
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(store_mod, "_fsync_file", no_space)
-    with pytest.raises(RagError, match="No space left on device.*previous index is unchanged"):
-        lib.ingest([_articles(tmp_path, 5)])
-    assert sorted(p.name for p in index.iterdir()) == before  # no v000002, no .CURRENT-<pid>
-    assert store_mod.load(index).stats()["articles"] == 3
-
-
-def test_failure_to_sync_after_the_switch_says_the_index_was_written(tmp_path: Path, hash_embedder,
-                                                                     monkeypatch) -> None:
-    index = tmp_path / "index"
-    lib = Library(index, embedder=hash_embedder)
-    lib.ingest([_articles(tmp_path, 3)])
-    real = store_mod._fsync_dir
-
-    def fail_on_index_dir(path: Path) -> None:
-        if Path(path) == index:
-            raise OSError(errno.EIO, "Input/output error")
-        real(path)
-
-    monkeypatch.setattr(store_mod, "_fsync_dir", fail_on_index_dir)
-    with pytest.raises(RagError, match="was written, but syncing its folder to disk failed"):
-        lib.ingest([_articles(tmp_path, 5)])
-    monkeypatch.undo()
-    assert store_mod.load(index).stats()["articles"] == 8  # the new version is the one in use

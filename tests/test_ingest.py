@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag import cli
@@ -33,26 +36,33 @@ def write_json(path: Path, records: list[dict]) -> Path:
     return path
 
 
-def current(index: Path) -> str:
-    return (index / "CURRENT").read_text()
+def current(index: Path) -> int:
+    """How many commits the index has had (1: created empty)."""
+    with closing(sqlite3.connect(index / "store.sqlite3")) as conn:
+        return int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
 
 
 def version_files(index: Path) -> dict[str, tuple[int, int]]:
-    v = index / current(index)
-    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in v.iterdir()}
+    """Size and modification time of every file of the index but the writer lock."""
+    return {str(p.relative_to(index)): (p.stat().st_mtime_ns, p.stat().st_size) for p in index.rglob("*")
+            if p.is_file() and p.name != "write.lock"}
 
 
 def consistent(lib: Library) -> None:
     """Invariants of a stored index: vectors match chunks, sentences match text, chunks cover sentences."""
-    st = store_mod.load(lib.index_dir, lib.embedder.name, lib.embedder.dim)
-    assert st.index.ntotal == len(st.chunks)
-    for aid, art in st.articles.items():
-        assert [(s.start, s.end) for s in st.sentences[aid]] == [
+    st = store_mod.open_store(lib.index_dir, lib.embedder.name, lib.embedder.dim)
+    chunks = st.chunks()
+    assert st.stats()["vectors"] == len(chunks)
+    ids = st.article_ids()
+    for aid in ids:
+        art = st.article(aid)
+        assert [(s.start, s.end) for s in st.sentences(aid)] == [
             (s.start, s.end) for s in split_sentences(aid, art.text)]
-        mine = sorted((c.first, c.last) for c in st.chunks.values() if c.article_id == aid)
-        assert mine == windows(len(st.sentences[aid]), st.manifest.chunk_sentences,
-                                         st.manifest.chunk_overlap)
-    assert {c.article_id for c in st.chunks.values()} == set(st.articles)
+        mine = sorted((c.first, c.last) for c in chunks.values() if c.article_id == aid)
+        assert mine == windows(len(st.sentences(aid)), st.manifest.chunk_sentences, st.manifest.chunk_overlap)
+    assert {c.article_id for c in chunks.values()} == set(ids)
+    for cid, chunk in chunks.items():  # every chunk's vector is the embedding of its text
+        np.testing.assert_allclose(st.vector(cid), lib.embedder.embed([st.chunk_text(chunk)])[0], atol=1e-5)
 
 
 @pytest.fixture
@@ -71,7 +81,7 @@ def test_reingest_same_folder_is_a_noop(tmp_path: Path, lib: Library, seed_file:
     first = lib.ingest([folder])
     assert len(first.added) == 3 and first.updated == first.unchanged == first.duplicates == first.skipped == []
     assert (first.sentences, first.chunks) == (38 + 6 + 3, 12 + 2 + 1)
-    assert current(lib.index_dir) == "v000001"
+    assert current(lib.index_dir) == 2
     before_files, before_stats = version_files(lib.index_dir), lib.stats()
 
     calls = []
@@ -82,7 +92,7 @@ def test_reingest_same_folder_is_a_noop(tmp_path: Path, lib: Library, seed_file:
     assert calls == []  # nothing was embedded
     assert again.lines()[0] == ("added 0, updated 0, unchanged 3, near-duplicates 0, skipped 0; "
                                 "0 sentences in 0 chunks embedded")
-    assert current(lib.index_dir) == "v000001"
+    assert current(lib.index_dir) == 2
     assert version_files(lib.index_dir) == before_files
     assert Library(lib.index_dir, embedder=lib.embedder).stats() == before_stats
 
@@ -95,17 +105,17 @@ def test_changed_article_replaces_old_one(tmp_path: Path, lib: Library) -> None:
     summary = lib.ingest([write_json(tmp_path / "b.json", [STORM_V2])])
     assert summary.updated == [storm_id]
     assert summary.added == summary.unchanged == summary.duplicates == []
-    assert current(lib.index_dir) == "v000002"
+    assert current(lib.index_dir) == 3
 
     fresh = Library(lib.index_dir, embedder=lib.embedder)
     assert fresh.article(storm_id).text == STORM_V2["text"]
-    sents = [s.text for s in fresh.store.sentences[storm_id]]
+    sents = [s.text for s in fresh.store.sentences(storm_id)]
     assert sents == ["A storm hit the coast on Tuesday.", "The harbour wall was breached by waves.",
                      "Winds reached 140 mph.", "Ferries stopped running."]
-    all_text = " ".join(s.text for ss in fresh.store.sentences.values() for s in ss)
+    all_text = " ".join(s.text for aid in fresh.store.article_ids() for s in fresh.store.sentences(aid))
     assert "bridge" not in all_text and "120 mph" not in all_text
     # storm went from 6 sentences (2 chunks) to 4 sentences (1 chunk)
-    assert fresh.stats().chunks == old_vectors - 1 == fresh.store.index.ntotal
+    assert fresh.stats().chunks == old_vectors - 1 == fresh.store.stats()["vectors"]
     for ev in fresh.search("Which bridge collapsed into the river?", k=20):
         assert "bridge" not in ev.sentence.text
     consistent(fresh)
@@ -114,14 +124,14 @@ def test_changed_article_replaces_old_one(tmp_path: Path, lib: Library) -> None:
 def test_remove_deletes_article_and_its_vectors(tmp_path: Path, lib: Library) -> None:
     lib.ingest([write_json(tmp_path / "a.json", [STORM, FED])])
     storm_id = next(a.id for a in lib.articles() if a.title == "Storm hits coast")
-    storm_chunks = sum(1 for c in lib.store.chunks.values() if c.article_id == storm_id)
+    storm_chunks = len(lib.store.chunks_of(storm_id))
     assert storm_chunks == 2
-    before = lib.store.index.ntotal
+    before = lib.store.stats()["vectors"]
 
     removed = lib.remove(storm_id)
     assert removed.title == "Storm hits coast"
     fresh = Library(lib.index_dir, embedder=lib.embedder)
-    assert fresh.store.index.ntotal == before - storm_chunks == len(fresh.store.chunks)
+    assert fresh.store.stats()["vectors"] == before - storm_chunks == len(fresh.store.chunks())
     assert [a.title for a in fresh.articles()] == ["Rates held"]
     assert all(ev.article.id != storm_id for ev in fresh.search("storm winds bridge coast", k=20))
     consistent(fresh)
@@ -162,7 +172,7 @@ def test_near_duplicate_syndicated_copy_is_kept_once(tmp_path: Path, lib: Librar
     assert second.duplicates == [(copy["title"], original_id)]
     assert second.lines()[0].startswith("added 0, updated 0, unchanged 0, near-duplicates 1, skipped 0")
     assert second.lines()[1] == f"  duplicate: {copy['title']!r} is the same story as article {original_id}"
-    assert current(lib.index_dir) == "v000001"
+    assert current(lib.index_dir) == 2
     assert sorted(a.source for a in Library(lib.index_dir, embedder=lib.embedder).articles()) == ["Reuters", "Wire"]
 
 
@@ -186,7 +196,7 @@ def test_different_stories_are_not_duplicates(tmp_path: Path, lib: Library) -> N
 def test_bad_file_in_batch_is_skipped_and_nothing_is_lost(tmp_path: Path, lib: Library, seed_file: Path) -> None:
     lib.ingest([seed_file])
     seed_id = lib.articles()[0].id
-    seed_sentences = list(lib.store.sentences[seed_id])
+    seed_sentences = list(lib.store.sentences(seed_id))
 
     good = tmp_path / "batch" / "good.txt"
     good.parent.mkdir()
@@ -200,7 +210,7 @@ def test_bad_file_in_batch_is_skipped_and_nothing_is_lost(tmp_path: Path, lib: L
 
     fresh = Library(lib.index_dir, embedder=lib.embedder)
     assert sorted(a.title for a in fresh.articles()) == ["Harvest record", "Zelensky Proposes New Meeting with Putin"]
-    assert fresh.store.sentences[seed_id] == seed_sentences
+    assert fresh.store.sentences(seed_id) == seed_sentences
     consistent(fresh)
 
 
@@ -209,7 +219,7 @@ def test_missing_path_raises_and_leaves_index_untouched(tmp_path: Path, lib: Lib
     before = version_files(lib.index_dir)
     with pytest.raises(BadInput, match="No such file or folder"):
         lib.ingest([seed_file, tmp_path / "missing"])
-    assert current(lib.index_dir) == "v000001" and version_files(lib.index_dir) == before
+    assert current(lib.index_dir) == 2 and version_files(lib.index_dir) == before
 
 
 def test_progress_reports_all_chunks(tmp_path: Path, lib: Library) -> None:
@@ -266,7 +276,7 @@ def test_cli_errors_exit_2_with_a_message(tmp_path: Path, capsys, clean_env) -> 
     assert cli.main(["ingest", str(tmp_path / "missing"), "--index", idx]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: No such file or folder: ") and "missing" in err
-    assert not (tmp_path / "idx" / "CURRENT").exists()
+    assert not (tmp_path / "idx" / "store.sqlite3").exists()
 
     (tmp_path / "empty").mkdir()
     assert cli.main(["ingest", str(tmp_path / "empty"), "--index", idx]) == 2
@@ -284,7 +294,7 @@ def test_cli_remove_unknown_id_exits_2(tmp_path: Path, capsys, clean_env, minilm
     Library(idx, embedder=minilm).ingest([seed_file])
     assert cli.main(["remove", "nope", "--index", str(idx)]) == 2
     assert capsys.readouterr().err == "error: No article with id 'nope' in the index. List ids with: rag list\n"
-    assert current(idx) == "v000001"
+    assert current(idx) == 2
 
 
 def test_every_cli_command_parses_its_documented_options() -> None:

@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
+from conftest import new_store
 
 from rag.answer.retrieve import Filters, Retriever, rrf
 from rag.errors import RagError
 from rag.ingest.articles import make_article
 from rag.ingest.pipeline import ingest_articles
 from rag.library import Library
-from rag.store import new_store
 
 # ---- rrf ----------------------------------------------------------------------------------------------------------
 
@@ -70,18 +70,18 @@ TABLE = {
 
 
 @pytest.fixture
-def table_retriever() -> Retriever:
+def table_retriever(tmp_path) -> Retriever:
     emb = TableEmbedder(TABLE)
-    st = new_store(emb.name, emb.dim, 5, 2)
+    st = new_store(tmp_path / "idx", emb.name, emb.dim, 5, 2)
     ingest_articles(st, ARTS, emb)
-    assert [c.article_id for c in st.chunks.values()] == [a.id for a in ARTS]  # chunk ids 0, 1, 2
+    assert [c.article_id for c in st.chunks().values()] == [a.id for a in ARTS]  # chunk ids 0, 1, 2
     return Retriever(st, emb, top_chunks=2)
 
 
 def test_fusion_is_rrf_of_dense_and_keyword_rankings(table_retriever: Retriever) -> None:
     # dense: [0 (1.0), 1 (0.6), 2 (0.0)] ; BM25: only chunk 2 has the question words
     assert [cid for cid, _ in table_retriever.store.search_vectors(TABLE[QUESTION], 30)] == [0, 1, 2]
-    assert [cid for cid, _ in table_retriever.bm25.search(["wheat", "harvest", "record"], 30)] == [2]
+    assert [cid for cid, _ in table_retriever.store.search_words(["wheat", "harvest", "record"], 30)] == [2]
     r = table_retriever.retrieve(QUESTION)
     assert [h.chunk.id for h in r.hits] == [2, 0]
     assert r.hits[0].score == pytest.approx(1 / 63 + 1 / 61, rel=1e-12)

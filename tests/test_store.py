@@ -1,12 +1,18 @@
-"""The persisted index: chunk windows, FAISS search against brute force, save/load, manifests and format checks."""
+"""The persisted index: chunk windows, vector and keyword search against brute force, reopening, removal,
+manifests, format checks and damaged files."""
 
 from __future__ import annotations
 
-import json
+import math
+import random
+import sqlite3
+from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import new_store
 
 from rag import store as store_mod
 from rag.errors import IndexMismatch, IndexNotFound, RagError
@@ -14,7 +20,7 @@ from rag.ingest.articles import make_article
 from rag.ingest.chunks import windows
 from rag.ingest.pipeline import ingest_articles
 from rag.library import Library
-from rag.store import Chunk, load, new_store, save
+from rag.store import Chunk, open_store
 
 # ---- windows ------------------------------------------------------------------------------------------------------
 
@@ -48,7 +54,7 @@ def test_windows_rejects_bad_settings(size: int, overlap: int) -> None:
         windows(10, size, overlap)
 
 
-# ---- FAISS vs brute force -----------------------------------------------------------------------------------------
+# ---- vectors vs brute force -----------------------------------------------------------------------------------------
 
 
 def _unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
@@ -56,26 +62,31 @@ def _unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def _one_chunk_store(vectors: np.ndarray):
-    st = new_store("fake/unit", vectors.shape[1], 5, 2)
-    for i, vec in enumerate(vectors):
-        art = make_article(f"Title {i}", f"Sentence number {i}.", url=f"https://example.com/{i}")
-        st.add(art, [], [(0, 0)], vec.reshape(1, -1))
+def _article(i: int):
+    return make_article(f"Title {i}", f"Sentence number {i}.", url=f"https://example.com/{i}")
+
+
+def _one_chunk_store(path: Path, vectors: np.ndarray, per_commit: int = 50, **kw):
+    st = new_store(path, "fake/unit", vectors.shape[1], 5, 2, **kw)
+    for start in range(0, len(vectors), per_commit):  # several commits: several segments
+        with st.write() as w:
+            for i in range(start, min(start + per_commit, len(vectors))):
+                w.add(_article(i), [], [(0, 0)], vectors[i].reshape(1, -1))
     return st
 
 
 def _brute_force(vectors: np.ndarray, ids: np.ndarray, q: np.ndarray, k: int) -> list[tuple[int, float]]:
     scores = vectors @ q
-    order = np.argsort(-scores, kind="stable")[:k]
+    order = np.lexsort((ids, -scores))[:k]
     return [(int(ids[i]), float(scores[i])) for i in order]
 
 
-def test_faiss_top_k_equals_numpy_brute_force() -> None:
+def test_vector_search_equals_numpy_brute_force_across_segments_and_removals(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     vecs = _unit_rows(rng, 300, 32)
-    st = _one_chunk_store(vecs)
+    st = _one_chunk_store(tmp_path / "idx", vecs)
     ids = np.arange(300)
-    assert st.index.ntotal == 300
+    assert st.stats()["vectors"] == 300 and len(st.vectors.segments) == 6
     for q in _unit_rows(rng, 20, 32):
         for k in (1, 10, 300, 1000):
             got = st.search_vectors(q, k)
@@ -83,24 +94,98 @@ def test_faiss_top_k_equals_numpy_brute_force() -> None:
             assert [i for i, _ in got] == [i for i, _ in want]
             np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-5, atol=1e-6)
 
-    # after removing a third of the articles, search sees exactly the rest
+    # after removing a third of the articles, search sees exactly the rest (tombstones, then merged segments)
     removed = set(range(0, 300, 3))
-    for i in removed:
-        st.remove(make_article(f"Title {i}", "", url=f"https://example.com/{i}").id)
+    with st.write() as w:
+        for i in removed:
+            w.remove(_article(i).id)
     keep = np.array([i for i in range(300) if i not in removed])
-    assert st.index.ntotal == len(keep) == len(st.chunks)
+    assert st.stats()["vectors"] == len(keep) == len(st.chunks())
     for q in _unit_rows(rng, 10, 32):
         got = st.search_vectors(q, 15)
         want = _brute_force(vecs[keep], keep, q, 15)
         assert [i for i, _ in got] == [i for i, _ in want]
+    # another process opening the folder sees the same
+    again = open_store(tmp_path / "idx")
+    q = _unit_rows(rng, 1, 32)[0]
+    assert again.search_vectors(q, 15) == st.search_vectors(q, 15)
 
 
-def test_search_on_empty_store_returns_nothing() -> None:
-    st = new_store("fake/unit", 8, 5, 2)
+def test_many_small_writes_are_merged_into_few_segments(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    vecs = _unit_rows(rng, 40, 8)
+    st = _one_chunk_store(tmp_path / "idx", vecs, per_commit=2)  # 20 commits
+    assert len(st.vectors.segments) <= store_mod.store.MAX_OPEN_SEGMENTS + 1
+    with st.write() as w:
+        for i in range(0, 40, 2):
+            w.remove(_article(i).id)
+    for _ in range(12):  # more writes: merging drops the removed rows and their tombstones
+        with st.write() as w:
+            w.add(_article(1000 + _), [], [(0, 0)], _unit_rows(rng, 1, 8))
+    with closing(sqlite3.connect(tmp_path / "idx" / "store.sqlite3")) as conn:
+        assert conn.execute("SELECT count(*) FROM tombstones").fetchone()[0] < 20
+    assert st.stats()["vectors"] == len(st.chunks()) == 32
+    q = vecs[1]
+    assert st.search_vectors(q, 1)[0][0] == st.chunks_of(_article(1).id)[0].id
+
+
+def test_search_on_empty_store_returns_nothing(tmp_path: Path) -> None:
+    st = new_store(tmp_path / "idx", "fake/unit", 8)
     assert st.search_vectors(np.ones(8, dtype=np.float32), 5) == []
+    assert st.search_words(["anything"], 5) == []
 
 
-# ---- ingest into a store, then save/load --------------------------------------------------------------------------
+# ---- keyword search: SQLite FTS5 bm25() against a reference implementation ------------------------------------------
+
+def _fts5_bm25(docs: dict[int, list[str]], query: list[str], k1: float = 1.2, b: float = 0.75) -> dict[int, float]:
+    """SQLite's FTS5 bm25() (see its documentation): idf = log((N - n + 0.5) / (n + 0.5)), floored at 1e-6."""
+    n_docs = len(docs)
+    avg = sum(len(d) for d in docs.values()) / n_docs
+    df = Counter(w for d in docs.values() for w in set(d))
+    out = {}
+    for cid, doc in docs.items():
+        tf = Counter(doc)
+        score = 0.0
+        for w in set(query):
+            if tf[w]:
+                idf = max(math.log((n_docs - df[w] + 0.5) / (df[w] + 0.5)), 1e-6)
+                score += idf * tf[w] * (k1 + 1) / (tf[w] + k1 * (1 - b + b * len(doc) / avg))
+        if score:
+            out[cid] = score
+    return out
+
+
+def test_keyword_search_ranks_as_bm25_and_idf_is_okapi(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    vocab = [f"w{i}" for i in range(40)]
+    st = new_store(tmp_path / "idx", "fake/unit", 4)
+    texts = {}
+    with st.write() as w:
+        for i in range(120):
+            words = [rng.choice(vocab[: rng.randint(5, 40)]) for _ in range(rng.randint(3, 25))]
+            art = make_article(f"t{i}", " ".join(words) + ".", url=f"https://e.x/{i}")
+            w.add(art, [], [(0, 0)], np.ones((1, 4), np.float32) / 2)
+            texts[i] = art
+    chunks = {c.id: c for c in st.chunks().values()}
+    docs = {cid: store_mod.store.chunk_words(texts[cid].title, st.sentences(c.article_id)).split()
+            for cid, c in chunks.items()}
+    for _ in range(20):
+        query = rng.sample(vocab, rng.randint(1, 4))
+        want = _fts5_bm25(docs, query)
+        got = dict(st.search_words(query, 500))
+        assert got.keys() == want.keys()
+        for cid, score in want.items():
+            assert got[cid] == pytest.approx(score, rel=1e-4)
+        assert [s for _, s in st.search_words(query, 500)] == sorted(got.values(), reverse=True)
+    n = len(docs)
+    df = Counter(w for d in docs.values() for w in set(d))
+    for word in (min(df, key=df.get), max(df, key=df.get), "w0"):  # the rarest, the commonest, one more
+        assert st.idf[word] == pytest.approx(math.log(1 + (n - df[word] + 0.5) / (df[word] + 0.5)))
+    assert st.idf.get("never-seen", 1.0) == 1.0 and "never-seen" not in st.idf
+    assert set(st.idf) == set(df)
+
+
+# ---- ingest into a store, then reopen -------------------------------------------------------------------------------
 
 ARTICLES = [
     make_article("Storm hits coast", "A storm hit the coast on Tuesday. Winds reached 120 mph. Power failed. "
@@ -112,70 +197,71 @@ ARTICLES = [
 ]
 
 
-def _vectors_by_id(st) -> dict[int, np.ndarray]:
-    return {cid: st.index.reconstruct(int(cid)) for cid in st.chunks}
-
-
-def test_chunk_vectors_are_embeddings_of_chunk_text(hash_embedder) -> None:
-    st = new_store(hash_embedder.name, hash_embedder.dim, 3, 1)
+def test_chunk_vectors_are_embeddings_of_chunk_text(tmp_path: Path, hash_embedder) -> None:
+    st = new_store(tmp_path / "idx", hash_embedder.name, hash_embedder.dim, 3, 1)
     summary = ingest_articles(st, ARTICLES, hash_embedder)
     assert summary.added == [a.id for a in ARTICLES]
     # storm: 7 sentences -> windows (0,2) (2,4) (4,6); fed: 3 -> (0,2); harvest: 2 -> (0,1)
-    assert [(c.article_id, c.first, c.last) for c in st.chunks.values()] == [
+    assert [(c.article_id, c.first, c.last) for c in st.chunks().values()] == [
         (ARTICLES[0].id, 0, 2), (ARTICLES[0].id, 2, 4), (ARTICLES[0].id, 4, 6),
         (ARTICLES[1].id, 0, 2), (ARTICLES[2].id, 0, 1)]
     assert (summary.sentences, summary.chunks) == (12, 5)
-    assert st.chunk_text(st.chunks[4]) == "Harvest record\nWheat harvest hit a record. Farmers cheered."
-    for cid, vec in _vectors_by_id(st).items():
-        np.testing.assert_array_equal(vec, hash_embedder.embed([st.chunk_text(st.chunks[cid])])[0])
+    assert st.chunk_text(st.chunks()[4]) == "Harvest record\nWheat harvest hit a record. Farmers cheered."
+    for cid, chunk in st.chunks().items():
+        np.testing.assert_array_equal(st.vector(cid), hash_embedder.embed([st.chunk_text(chunk)])[0])
     assert st.stats() == {"articles": 3, "sentences": 12, "chunks": 5, "vectors": 5}
 
 
-def test_save_load_round_trip(tmp_path: Path, hash_embedder) -> None:
-    st = new_store(hash_embedder.name, hash_embedder.dim, 3, 1)
+def test_reopen_sees_the_same_index(tmp_path: Path, hash_embedder) -> None:
+    st = new_store(tmp_path / "idx", hash_embedder.name, hash_embedder.dim, 3, 1)
     ingest_articles(st, ARTICLES, hash_embedder)
-    st.remove(ARTICLES[1].id)  # leaves a gap in the chunk ids
+    with st.write() as w:
+        w.remove(ARTICLES[1].id)  # leaves a gap in the chunk ids
     ingest_articles(st, [ARTICLES[1]], hash_embedder)
-    final = save(st, tmp_path / "idx")
-    assert final.name == "v000001"
-    assert (tmp_path / "idx" / "CURRENT").read_text() == "v000001"
 
-    back = load(tmp_path / "idx", hash_embedder.name, hash_embedder.dim)
+    back = open_store(tmp_path / "idx", hash_embedder.name, hash_embedder.dim)
     assert back.manifest == st.manifest
-    assert back.articles == st.articles
-    assert list(back.articles) == list(st.articles)
-    assert back.sentences == st.sentences
-    assert back.sketches == st.sketches
-    assert back.chunks == st.chunks
-    assert back.next_chunk_id == st.next_chunk_id == 6
-    assert sorted(back.chunks) == [0, 1, 2, 4, 5]
-    assert back.index.ntotal == st.index.ntotal == 5
-    a, b = _vectors_by_id(st), _vectors_by_id(back)
-    assert a.keys() == b.keys()
-    for cid in a:
-        np.testing.assert_array_equal(a[cid], b[cid])
+    assert back.article_ids() == st.article_ids() == [ARTICLES[0].id, ARTICLES[2].id, ARTICLES[1].id]
+    for art in ARTICLES:
+        assert back.article(art.id) == art
+        assert back.sentences(art.id) == st.sentences(art.id)
+    assert back.chunks() == st.chunks()
+    assert sorted(back.chunks()) == [0, 1, 2, 4, 5]
+    for cid in back.chunks():
+        np.testing.assert_array_equal(back.vector(cid), st.vector(cid))
     q = hash_embedder.embed(["query"])[0]
     assert back.search_vectors(q, 5) == st.search_vectors(q, 5)
+    assert back.search_words(["fed", "rates"], 5) == st.search_words(["fed", "rates"], 5)
+    with pytest.raises(KeyError):
+        back.article("nope")
 
-    # a second save bumps the version and leaves only the live version folder behind
-    save(back, tmp_path / "idx")
-    assert (tmp_path / "idx" / "CURRENT").read_text() == "v000002"
-    assert sorted(p.name for p in (tmp_path / "idx").iterdir() if p.is_dir()) == ["v000002"]
+
+def test_a_reader_sees_commits_of_another_writer_without_reopening(tmp_path: Path, hash_embedder) -> None:
+    reader = Library(tmp_path / "idx", embedder=hash_embedder)
+    writer = Library(tmp_path / "idx", embedder=hash_embedder)
+    writer.add_articles(ARTICLES[:1])
+    assert [a.title for a in reader.articles()] == ["Storm hits coast"]
+    assert {e.article.title for e in reader.search("storm coast winds")} == {"Storm hits coast"}
+    writer.add_articles(ARTICLES[1:])
+    assert {a.title for a in reader.articles()} == {a.title for a in ARTICLES}
+    assert "Rates held" in {e.article.title for e in reader.search("Fed held rates", k=20)}
+    writer.remove(ARTICLES[0].id)
+    assert "Storm hits coast" not in {e.article.title for e in reader.search("storm coast winds", k=20)}
 
 
 def test_round_trip_keeps_unicode(tmp_path: Path, hash_embedder) -> None:
     art = make_article("Зеленський — «мир»", "Президент сказав: «Ми готові». Переговори тривають 🙂.",
                        source="Укрінформ")
-    st = new_store(hash_embedder.name, hash_embedder.dim, 5, 2)
+    st = new_store(tmp_path / "idx", hash_embedder.name, hash_embedder.dim, 5, 2)
     ingest_articles(st, [art], hash_embedder)
-    save(st, tmp_path / "idx")
-    back = load(tmp_path / "idx")
-    assert back.articles == {art.id: art}
-    assert back.sentences == st.sentences
-    assert [s.text for s in back.sentences[art.id]][-1].endswith("тривають 🙂.")
+    back = open_store(tmp_path / "idx")
+    assert back.article(art.id) == art
+    assert back.sentences(art.id) == st.sentences(art.id)
+    assert [s.text for s in back.sentences(art.id)][-1].endswith("тривають 🙂.")
+    assert back.search_words(["переговори"], 3)
 
 
-# ---- manifest and format checks -----------------------------------------------------------------------------------
+# ---- manifest, format checks and damaged files ----------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -186,9 +272,14 @@ def fake_index(tmp_path: Path, hash_embedder_cls) -> Path:
     return tmp_path / "idx"
 
 
+def _set_meta(index: Path, key: str, value: str) -> None:
+    with closing(sqlite3.connect(index / "store.sqlite3")) as conn, conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+
+
 def test_manifest_mismatch_names_both_embedders(fake_index: Path, hash_embedder_cls) -> None:
     with pytest.raises(IndexMismatch) as e:
-        load(fake_index, "fake/beta", 16)
+        open_store(fake_index, "fake/beta", 16)
     assert "fake/alpha" in str(e.value) and "fake/beta" in str(e.value)
     assert "rag ingest" in str(e.value)
 
@@ -198,44 +289,74 @@ def test_manifest_mismatch_names_both_embedders(fake_index: Path, hash_embedder_
     with pytest.raises(IndexMismatch, match="fake/alpha"):
         lib.add_articles(ARTICLES[2:])
     # a refused write left the index as it was
-    assert sorted(load(fake_index).articles) == sorted(a.id for a in ARTICLES[:2])
+    assert sorted(open_store(fake_index).article_ids()) == sorted(a.id for a in ARTICLES[:2])
 
 
 def test_manifest_dim_mismatch(fake_index: Path) -> None:
     with pytest.raises(IndexMismatch, match=r"dim 16\), but this run uses fake/alpha \(dim 32\)"):
-        load(fake_index, "fake/alpha", 32)
+        open_store(fake_index, "fake/alpha", 32)
 
 
 def test_newer_format_version_is_a_clear_error(fake_index: Path) -> None:
-    manifest = fake_index / (fake_index / "CURRENT").read_text() / "manifest.json"
-    raw = json.loads(manifest.read_text())
-    raw["format"] = store_mod.FORMAT_VERSION + 1
-    manifest.write_text(json.dumps(raw))
+    _set_meta(fake_index, "format", str(store_mod.FORMAT_VERSION + 1))
     with pytest.raises(IndexMismatch, match=rf"has format {store_mod.FORMAT_VERSION + 1}, newer than this version of "
                                             rf"rag understands \({store_mod.FORMAT_VERSION}\)"):
-        load(fake_index, "fake/alpha", 16)
+        open_store(fake_index, "fake/alpha", 16)
 
 
 def test_missing_index_is_index_not_found(tmp_path: Path) -> None:
     with pytest.raises(IndexNotFound, match=r"No index at .*nothing.*rag ingest"):
-        load(tmp_path / "nothing")
+        open_store(tmp_path / "nothing")
 
 
-def test_missing_manifest_is_damaged(fake_index: Path) -> None:
-    (fake_index / (fake_index / "CURRENT").read_text() / "manifest.json").unlink()
-    with pytest.raises(RagError, match="is damaged"):
-        load(fake_index)
+def test_damaged_manifest_is_a_clear_error(fake_index: Path) -> None:
+    with closing(sqlite3.connect(fake_index / "store.sqlite3")) as conn, conn:
+        conn.execute("DELETE FROM meta WHERE key = 'embedder'")
+    with pytest.raises(RagError, match="is damaged .*no valid manifest.*rag ingest PATH --index NEW_DIR"):
+        open_store(fake_index)
 
 
-@pytest.mark.parametrize("name", ["articles.jsonl", "chunks.json", "vectors.faiss"])
-def test_damaged_data_file_is_a_rag_error(fake_index: Path, name: str) -> None:
-    # A truncated data file should give the same friendly "damaged, rebuild" error as a bad manifest.
-    path = fake_index / (fake_index / "CURRENT").read_text() / name
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(RagError, match="damaged"):
-        load(fake_index)
+def test_corrupt_database_file_is_a_clear_error(fake_index: Path) -> None:
+    db = fake_index / "store.sqlite3"
+    data = bytearray(db.read_bytes())
+    data[:100] = b"\x00" * 100  # the header gone: not a database any more
+    db.write_bytes(bytes(data))
+    with pytest.raises(RagError, match=r"is damaged \(store.sqlite3: file is not a database\)"):
+        open_store(fake_index)
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+@pytest.mark.parametrize("suffix", [".npy", ".ids.npy"])
+def test_missing_or_truncated_vector_segment_is_a_clear_error(fake_index: Path, damage: str, suffix: str) -> None:
+    (seg,) = [p for p in (fake_index / "vectors").iterdir() if p.name.endswith(suffix)
+              and not (suffix == ".npy" and p.name.endswith(".ids.npy"))]
+    if damage == "missing":
+        seg.unlink()
+    else:
+        seg.write_bytes(seg.read_bytes()[:-20])
+    with pytest.raises(RagError, match=rf"is damaged \(vectors/{seg.name} (is missing|cannot be read)"):
+        open_store(fake_index)
+
+
+def test_an_index_of_the_old_format_says_how_to_upgrade(tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "CURRENT").write_text("v000001")
+    with pytest.raises(IndexMismatch, match=r"old format .*rag upgrade --index .*old"):
+        open_store(tmp_path / "old")
+    with pytest.raises(IndexMismatch, match=r"rag upgrade"):
+        Library(tmp_path / "old").add_articles(ARTICLES[:1])
 
 
 def test_chunk_sentence_ids() -> None:
     assert Chunk(3, "abc", 2, 4).sentence_ids() == ["abc:2", "abc:3", "abc:4"]
+
+
+def test_an_index_records_its_embedder_variant_and_keeps_it(tmp_path: Path) -> None:
+    lib = Library(tmp_path / "idx", embedder_variant="fp32")
+    lib.add_articles([])  # creates the index
+    assert lib.store.manifest.embedder_variant == "fp32"
+    later = Library(tmp_path / "idx", embedder_variant="int8")  # the default now; the index was built in fp32
+    assert later.store.manifest.embedder_variant == "fp32" and later.embedder.variant == "fp32"
+    fresh = Library(tmp_path / "new", embedder_variant="int8")
+    fresh.add_articles([])
+    assert fresh.store.manifest.embedder_variant == "int8" and fresh.embedder.variant == "int8"

@@ -97,7 +97,7 @@ def test_verifier_scores_written_out_pairs(seed_library) -> None:
     ]
     for question, answering, other in pairs:
         context = retriever.retrieve(question, max_sentences=64).sentences
-        likely = v.probabilities(features(Question(question, retriever.bm25.idf), context, False))
+        likely = v.probabilities(features(Question(question, retriever.idf), context, False))
         score = {ev.sentence.text: p for ev, p in zip(context, likely, strict=True)}
         good = max(p for text, p in score.items() if answering in text)
         bad = max(p for text, p in score.items() if other in text)

@@ -119,9 +119,9 @@ def sentence_in_index(index_dir: Path, sentence_id: str) -> str:
     """The exact slice article.text[start:end] of a sentence, read from the index on disk."""
     from rag import store
 
-    st = store.load(index_dir)
+    st = store.open_store(index_dir)
     s = st.sentence(sentence_id)
-    return st.articles[s.article_id].text[s.start : s.end]
+    return st.article(s.article_id).text[s.start : s.end]
 
 
 def open_first_citation(turn: Locator, index_dir: Path) -> Locator:

@@ -88,7 +88,8 @@ def test_twenty_sessions_ask_at_once_through_the_queue(app_url: str) -> None:
         _, answer, text = got[-1]
         assert 'data-final="1"' in page.split('<div class="rag-turn"')[-1]
         assert QUESTIONS[question] in text, (question, text[:400])
-        answers.setdefault(question, set()).add(answer)
+        if i > 0:  # the first session's question follows its warm-up turn: the model reads that history too
+            answers.setdefault(question, set()).add(answer)
     # greedy decoding: the same question gets the same answer whichever session asked it and whatever ran beside it
     assert all(len(texts) == 1 for texts in answers.values()), answers
     assert grown_mb < 300, f"20 queued questions grew the server's peak RSS by {grown_mb:.0f} MB"

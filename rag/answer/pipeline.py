@@ -20,7 +20,7 @@ from rag.answer.verifier import Verifier, absent_names, claim_features, features
 from rag.errors import RagError
 from rag.generate import Generator, Prompt
 from rag.settings import DEFAULTS
-from rag.text import content_words
+from rag.text import content_words, normalize
 
 INSTRUCTION = (
     "Answer the question using only the numbered article sentences. Be brief: one or two sentences. "
@@ -118,7 +118,9 @@ class Answerer:
         t["generate"] = time.perf_counter() - t0
         t["first_token"] = first if first is not None else t["generate"]
         t0 = time.perf_counter()
-        answer = self.check("".join(raw), q, context, t, standalone, history[-1].said if history else "")
+        # a follow-up must add to the previous answer; the same question asked again gets the same answer
+        again = bool(history) and normalize(history[-1].question) == normalize(question)
+        answer = self.check("".join(raw), q, context, t, standalone, history[-1].said if history and not again else "")
         t["verify"] = time.perf_counter() - t0
         yield replace(answer, retrieved=_retrieved_ids(retrieval), timings=t, draft="".join(raw))
 

@@ -1,10 +1,9 @@
-"""Hybrid retrieval: dense (FAISS) + keyword (BM25) fused by reciprocal rank, then sentences ranked inside."""
+"""Hybrid retrieval: dense (vector segments) + keyword (SQLite FTS5, BM25) fused by reciprocal rank, then sentences
+ranked inside the best chunks."""
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -92,39 +91,6 @@ def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-class BM25:
-    """Okapi BM25 over chunk texts (content words). Small and exact; built on first use."""
-
-    def __init__(self, docs: dict[int, list[str]], k1: float = 1.2, b: float = 0.75) -> None:
-        self.k1, self.b = k1, b
-        self.ids = list(docs)
-        self.tf = [Counter(d) for d in docs.values()]
-        self.len = np.array([len(d) for d in docs.values()], dtype=np.float32)
-        self.avg = float(self.len.mean()) if len(self.len) else 1.0
-        df: Counter[str] = Counter()
-        for tf in self.tf:
-            df.update(tf.keys())
-        n = len(self.ids)
-        self.idf = {w: math.log(1 + (n - f + 0.5) / (f + 0.5)) for w, f in df.items()}
-        self.postings: dict[str, list[int]] = {}
-        for row, tf in enumerate(self.tf):
-            for w in tf:
-                self.postings.setdefault(w, []).append(row)
-
-    def search(self, query: list[str], k: int) -> list[tuple[int, float]]:
-        scores: dict[int, float] = {}
-        for w in set(query):
-            idf = self.idf.get(w)
-            if idf is None:
-                continue
-            for row in self.postings[w]:
-                f = self.tf[row][w]
-                norm = f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * self.len[row] / self.avg))
-                scores[row] = scores.get(row, 0.0) + idf * norm
-        best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        return [(self.ids[row], s) for row, s in best]
-
-
 class Retriever:
     def __init__(self, store: Store, embedder: Embedder, top_chunks: int = DEFAULTS.top_chunks,
                  candidates: int = 30) -> None:
@@ -136,21 +102,17 @@ class Retriever:
         # one query at a time: faiss's thread pool costs ~24 ms per search on 2 shared cores, one thread ~0.5 ms
         faiss.omp_set_num_threads(1)
         self.top_chunks, self.candidates = top_chunks, candidates
-        self._bm25: BM25 | None = None
-        self._outlets: frozenset[str] | None = None
+        self._outlets: tuple[str, frozenset[str]] | None = None  # (store generation, words)
 
     @property
     def outlets(self) -> frozenset[str]:
-        if self._outlets is None:
-            arts = self.store.articles.values()
-            self._outlets = outlet_words((a.source for a in arts), (a.url for a in arts))
-        return self._outlets
+        if self._outlets is None or self._outlets[0] != self.store.generation:
+            self._outlets = (self.store.generation, outlet_words(*self.store.outlets()))
+        return self._outlets[1]
 
     @property
-    def bm25(self) -> BM25:
-        if self._bm25 is None:
-            self._bm25 = BM25({cid: content_words(self.store.chunk_text(c)) for cid, c in self.store.chunks.items()})
-        return self._bm25
+    def idf(self) -> Mapping[str, float]:
+        return self.store.idf
 
     def retrieve(self, question: str, filters: Filters | None = None, top_chunks: int | None = None,
                  max_sentences: int = 12, rank_by: str = "") -> Retrieval:
@@ -163,18 +125,22 @@ class Retriever:
         qvec = self.embedder.embed([question])[0]
         fetch = self.candidates if not filters else max(self.candidates * 10, 300)
         dense = self.store.search_vectors(qvec, fetch)
-        keyword = self.bm25.search(content_words(question), fetch)
-        ok = (lambda cid: filters.allows(self.store.articles[self.store.chunks[cid].article_id])) if filters else None
-        rankings = [[cid for cid, _ in dense if not ok or ok(cid)], [cid for cid, _ in keyword if not ok or ok(cid)]]
-        fused = rrf(rankings)[:k]
-        hits = [Hit(self.store.chunks[cid], score) for cid, score in fused]
+        keyword = self.store.search_words(content_words(question), fetch)
+        rankings = [[cid for cid, _ in dense], [cid for cid, _ in keyword]]
+        if filters:
+            ok = self.store.allowed(sorted({c for r in rankings for c in r}), filters.sources, filters.date_from,
+                                    filters.date_to)
+            rankings = [[cid for cid in r if cid in ok] for r in rankings]
+        fused = rrf(rankings)
+        chunks = self.store.chunks([cid for cid, _ in fused[: k + 5]])  # a few spare: removed meanwhile
+        hits = [Hit(chunks[cid], score) for cid, score in fused if cid in chunks][:k]
         if rank_by and rank_by != question:
             question, qvec = rank_by, self.embedder.embed([rank_by])[0]
-        blocks = tuple(Block(self.store.articles[h.chunk.article_id].title,
-                             tuple(self.store.sentences[h.chunk.article_id][h.chunk.first : h.chunk.last + 1]))
+        blocks = tuple(Block(self.store.article(h.chunk.article_id).title,
+                             tuple(self.store.sentences(h.chunk.article_id)[h.chunk.first : h.chunk.last + 1]))
                        for h in hits)
         return Retrieval(question, hits, self.rank_sentences(question, qvec, hits)[:max_sentences], blocks,
-                         self.bm25.idf, self.outlets)
+                         self.idf, self.outlets)
 
     def rank_sentences(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> list[Evidence]:
         seen: dict[str, Sentence] = {}
@@ -187,11 +153,11 @@ class Retriever:
         vecs = self.embedder.embed([s.text for s in sents])
         dense = vecs @ qvec
         qwords = set(content_words(question))
-        idf = self.bm25.idf
+        idf = self.idf
         qweight = sum(idf.get(w, 1.0) for w in qwords) or 1.0
         out = []
         for s, d in zip(sents, dense, strict=True):
             overlap = sum(idf.get(w, 1.0) for w in qwords & set(content_words(s.text))) / qweight
             score = 0.7 * float(d) + 0.3 * overlap
-            out.append(Evidence(s, self.store.articles[s.article_id], score, float(d)))
+            out.append(Evidence(s, self.store.article(s.article_id), score, float(d)))
         return sorted(out, key=lambda e: (-e.score, e.sentence.id))

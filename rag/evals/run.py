@@ -211,7 +211,7 @@ def ours(index_dir: Path, model: str) -> AskFn:
         retrieved = []
         for sid in answer.retrieved:
             s = store.sentence(sid)
-            art = store.articles[s.article_id]
+            art = store.article(s.article_id)
             retrieved.append((art.id, art.url, s.text))
         return answer, retrieved
 
@@ -220,16 +220,25 @@ def ours(index_dir: Path, model: str) -> AskFn:
 
 def build_index(qs: QuestionSet, settings: Settings | None = None) -> Path:
     """The set's corpus indexed with the settings' chunking (default: Settings()), cached by content."""
+    from rag import store as store_mod
     from rag.library import Library
+    from rag.store import legacy
 
     s = settings or Settings()
     chunks = (s.chunk_sentences, s.chunk_overlap)
-    index_dir = CACHE / f"{qs.name}-{qs.corpus_hash(str(chunks))}"
-    if not (index_dir / "CURRENT").exists():
+    variant = "" if s.embedder_variant == "fp32" else f":{s.embedder_variant}"  # fp32 keys as before the variants
+    index_dir = CACHE / f"{qs.name}-{qs.corpus_hash(str(chunks) + variant)}"
+    done = index_dir / "complete"  # written once the whole corpus is in: an interrupted build resumes
+    if legacy.is_legacy(index_dir) and not store_mod.exists(index_dir):  # a cache of format 1: no need to re-embed
+        legacy.upgrade(index_dir)
+        done.touch()
+    if not done.exists():
         print(f"building the index of {qs.name} in {index_dir} ...", file=sys.stderr)
-        lib = Library(index_dir, chunk_sentences=chunks[0], chunk_overlap=chunks[1])
+        lib = Library(index_dir, chunk_sentences=chunks[0], chunk_overlap=chunks[1],
+                      embedder_variant=s.embedder_variant)
         summary = lib.ingest([qs.corpus]) if isinstance(qs.corpus, Path) else lib.add_articles(list(qs.corpus))
         print(summary.lines()[0], file=sys.stderr)
+        done.touch()
     return index_dir
 
 

@@ -119,7 +119,7 @@ def harvest(name: str, log=print) -> list[Harvested]:  # noqa: ANN001
         return cached
     assistant = Assistant(Settings.from_env(index_dir=index_dir))
     answerer = assistant.answerer()
-    idf = dict(assistant.library.retriever.bm25.idf)
+    idf = dict(assistant.library.retriever.idf)
     outlets = assistant.library.retriever.outlets
     questions = [q for i, q in enumerate(qs.questions) if name != "quail" or not q.answerable or i % 4 == 0]
     out = []

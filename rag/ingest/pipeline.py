@@ -1,4 +1,4 @@
-"""Ingestion: files → articles → (dedupe) → chunks → vectors → a new index version on disk."""
+"""Ingestion: files → articles → (dedupe) → chunks → vectors → committed to the index, a batch at a time."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from rag import store as store_mod
 from rag.embed import Embedder
 from rag.ingest.articles import Article, Skipped, iter_files, load_file
 from rag.ingest.chunks import article_chunks
-from rag.ingest.dedupe import DuplicateFinder, sketch
+from rag.ingest.dedupe import sketch
 from rag.ingest.sentences import Sentence, split_sentences
 from rag.settings import DEFAULTS
-from rag.store import Store
+from rag.store import Manifest, Store
+
+BATCH_ARTICLES = 1000  # articles per commit: a crash loses at most the batch in progress, never part of one
 
 
 @dataclass(frozen=True)
@@ -38,37 +40,71 @@ class IngestSummary:
 
 
 def ingest_articles(store: Store, articles: list[Article], embedder: Embedder, skipped: list[Skipped] | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> IngestSummary:
-    """Add articles to the in-memory store; the caller saves. Embeds all new chunks in one batch."""
-    summary = IngestSummary(skipped=list(skipped or []))
-    finder = DuplicateFinder(store.sketches)
-    todo: list[tuple[Article, list[int], list[Sentence], list[tuple[int, int]]]] = []
-    texts: list[str] = []
+                    progress: Callable[[int, int], None] | None = None, command: str = "",
+                    on_wait: Callable[[str], None] | None = None, batch: int = BATCH_ARTICLES) -> IngestSummary:
+    """Add articles to the index, `batch` articles per commit. Splitting and embedding happen outside the writer
+    lock; under it, each article is checked again (another writer may have added it meanwhile) and written."""
+    total = IngestSummary(skipped=list(skipped or []))
+    n_chunks = 0
+    for start in range(0, len(articles), batch):
+        part = articles[start : start + batch]
+        todo, texts, unchanged = _plan(store, part)
+        vectors = _embed_with_progress(embedder, texts, _offset(progress, n_chunks))
+        n_chunks += len(texts)
+        summary = _write(store, todo, vectors, command, on_wait)
+        total = IngestSummary(total.added + summary.added, total.updated + summary.updated,
+                              total.unchanged + unchanged + summary.unchanged, total.duplicates + summary.duplicates,
+                              total.skipped, total.sentences + summary.sentences, total.chunks + summary.chunks)
+    return total
+
+
+def _offset(progress: Callable[[int, int], None] | None, base: int) -> Callable[[int, int], None] | None:
+    """Progress of one batch reported as progress of the whole run so far."""
+    return (lambda done, of: progress(base + done, base + of)) if progress else None
+
+
+Planned = tuple[Article, list[int], list[Sentence], list[tuple[int, int]]]
+
+
+def _plan(store: Store, articles: list[Article]) -> tuple[list[Planned], list[str], list[str]]:
+    """What to embed: articles new or changed since the last commit (one of a repeated id: the last)."""
+    todo: dict[str, Planned] = {}
+    texts: dict[str, list[str]] = {}
+    unchanged: list[str] = []
+    m = store.manifest
     for art in articles:
-        sk = sketch(art.text)
-        old = store.articles.get(art.id)
-        if old is not None and old.content_hash == art.content_hash:
-            summary.unchanged.append(art.id)
+        if store.content_hash(art.id) == art.content_hash:
+            unchanged.append(art.id)
             continue
-        dup = finder.find(art.id, sk)
-        if dup is not None and old is None:
-            summary.duplicates.append((art.title, dup))
-            continue
-        (summary.updated if old is not None else summary.added).append(art.id)
-        finder.add(art.id, sk)
         sentences = split_sentences(art.id, art.text)  # once: the chunks and the store share them
-        spans, chunk_texts = article_chunks(art.title, sentences, store.manifest.chunk_sentences,
-                                            store.manifest.chunk_overlap)
-        todo.append((art, sk, sentences, spans))
-        texts += chunk_texts
-    vectors = _embed_with_progress(embedder, texts, progress)
-    row = 0
-    for art, sk, sentences, spans in todo:
-        store.add(art, sk, spans, vectors[row : row + len(spans)], sentences)
-        row += len(spans)
-    n_sent = sum(len(sentences) for _, _, sentences, _ in todo)
-    return IngestSummary(summary.added, summary.updated, summary.unchanged, summary.duplicates, summary.skipped,
-                         n_sent, len(texts))
+        spans, chunk_texts = article_chunks(art.title, sentences, m.chunk_sentences, m.chunk_overlap)
+        todo.pop(art.id, None)
+        todo[art.id] = (art, sketch(art.text), sentences, spans)
+        texts[art.id] = chunk_texts
+    return list(todo.values()), [t for aid in todo for t in texts[aid]], unchanged
+
+
+def _write(store: Store, todo: list[Planned], vectors: np.ndarray, command: str,
+           on_wait: Callable[[str], None] | None) -> IngestSummary:
+    out = IngestSummary()
+    if not todo:
+        return out
+    row = n_sent = n_chunks = 0
+    with store.write(command, on_wait) as w:
+        for art, sk, sentences, spans in todo:
+            vecs, row = vectors[row : row + len(spans)], row + len(spans)
+            old = w.content_hash(art.id)
+            if old == art.content_hash:  # another writer added it while we embedded
+                out.unchanged.append(art.id)
+                continue
+            dup = w.find_duplicate(art.id, sk) if old is None else None
+            if dup is not None:
+                out.duplicates.append((art.title, dup))
+                continue
+            w.add(art, sk, spans, vecs, sentences)
+            (out.updated if old is not None else out.added).append(art.id)
+            n_sent, n_chunks = n_sent + len(sentences), n_chunks + len(spans)
+    return IngestSummary(out.added, out.updated, out.unchanged, out.duplicates, [], n_sent, n_chunks)
 
 
 def _embed_with_progress(embedder: Embedder, texts: list[str], progress: Callable[[int, int], None] | None,
@@ -97,7 +133,14 @@ def load_paths(paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
 
 
 def open_or_create(index_dir: Path, embedder: Embedder, chunk_sentences: int = DEFAULTS.chunk_sentences,
-                   chunk_overlap: int = DEFAULTS.chunk_overlap) -> Store:
+                   chunk_overlap: int = DEFAULTS.chunk_overlap, variant: str = "fp32",
+                   on_wait: Callable[[str], None] | None = None) -> Store:
+    """The index in `index_dir`, created empty when there is none; refuses one built by another embedder."""
     if store_mod.exists(index_dir):
-        return store_mod.load(index_dir, embedder.name, embedder.dim)
-    return store_mod.new_store(embedder.name, embedder.dim, chunk_sentences, chunk_overlap)
+        return store_mod.open_store(index_dir, embedder.name, embedder.dim)
+    manifest = Manifest(store_mod.FORMAT_VERSION, embedder.name, embedder.dim, chunk_sentences, chunk_overlap, variant)
+    store = store_mod.create(index_dir, manifest, on_wait=on_wait)
+    if store.manifest.embedder != embedder.name or store.manifest.dim != embedder.dim:  # a racing creator's
+        store.close()
+        return store_mod.open_store(index_dir, embedder.name, embedder.dim)
+    return store

@@ -239,7 +239,8 @@ class Assistants:
                 from rag.library import Library
 
                 s = self.settings
-                self._library = Library(s.index_dir, None, s.chunk_sentences, s.chunk_overlap, s.top_chunks)
+                self._library = Library(s.index_dir, None, s.chunk_sentences, s.chunk_overlap, s.top_chunks,
+                                        embedder_variant=s.embedder_variant)
             return self._library
 
     def ensure_index(self) -> None:

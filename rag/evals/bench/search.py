@@ -79,7 +79,7 @@ def bytes_per_vector(index: object, n: int, folder: Path) -> float:
 def search_at(n: int, anchors: np.ndarray, queries: np.ndarray, folder: Path, log: Callable[[str], None]) -> dict:
     import faiss
 
-    from rag.ann import ANN_THRESHOLD, IvfIndex, recall_at
+    from rag.store.ann import ANN_THRESHOLD, IvfIndex, recall_at
 
     d = anchors.shape[1]
     t0 = time.perf_counter()
@@ -89,7 +89,6 @@ def search_at(n: int, anchors: np.ndarray, queries: np.ndarray, folder: Path, lo
     exact = faiss.IndexIDMap2(faiss.IndexFlatIP(d))
     exact.add_with_ids(vectors, np.arange(n, dtype=np.int64))
     exact_build_s = time.perf_counter() - t0
-    del vectors  # the index holds its own copy
     k = 10
     truth_scores, truth = exact.search(queries, k)
     random_q = _unit_rows(np.random.default_rng(1), 50, d)
@@ -98,14 +97,16 @@ def search_at(n: int, anchors: np.ndarray, queries: np.ndarray, folder: Path, lo
     exact_bpv = bytes_per_vector(exact, n, folder)
     log(f"  {n:>9,}: exact done ({exact_build_s:.1f} s build); building IVF")
     t0 = time.perf_counter()
-    ivf = IvfIndex.build(exact)
+    ivf = IvfIndex.build([(vectors, np.arange(n, dtype=np.int64))])
+    del vectors  # the indexes hold their own copies
     ivf_build_s = time.perf_counter() - t0
     ivf_ms = single_query_ms(lambda q: ivf.search(q, k), queries)
     found = ivf.search(queries, k)[1]
     rows = {
         "exact": {"index": "IndexIDMap2(IndexFlatIP)", "build_s": exact_build_s, "latency_ms": percentiles(exact_ms),
                   "recall_at_10": 1.0, "bytes_per_vector": exact_bpv},
-        "ivf": {"index": f"IndexIVFFlat nlist={ivf.nlist} nprobe={ivf.nprobe}", "build_s": ivf_build_s,
+        "ivf": {"index": f"IndexIVFScalarQuantizer(8 bit) nlist={ivf.nlist} nprobe={ivf.nprobe}",
+                "build_s": ivf_build_s,
                 "latency_ms": percentiles(ivf_ms), "recall_at_10": recall_at(found, truth),
                 "recall_at_10_random_queries": recall_at(ivf.search(random_q, k)[1], random_truth),
                 "bytes_per_vector": bytes_per_vector(ivf.index, n, folder), "nlist": ivf.nlist, "nprobe": ivf.nprobe},
@@ -116,7 +117,6 @@ def search_at(n: int, anchors: np.ndarray, queries: np.ndarray, folder: Path, lo
 
 def search_vectors_source(ingest_index: Path | None, n_articles: int, log: Log) -> tuple[np.ndarray, np.ndarray, str]:
     """(anchors, queries, description): real MiniLM chunk vectors to cluster around, real question vectors."""
-    from rag.ann import exact_vectors
     from rag.embed import MiniLM
     from rag.settings import Settings
 
@@ -125,20 +125,22 @@ def search_vectors_source(ingest_index: Path | None, n_articles: int, log: Log) 
     if ingest_index is not None:
         from rag import store as store_mod
 
-        store = store_mod.load(ingest_index)
-        anchors = np.array(exact_vectors(store.index)[0])  # a copy: the view dies with the index
+        store = store_mod.open_store(ingest_index)
+        anchors = np.concatenate([np.asarray(v) for _, v, _ in store.vectors.segments.values()])
         what = f"{len(anchors)} real MiniLM chunk vectors from the ingest section"
     elif news:
+        import tempfile
+
         from rag.ingest.articles import make_article
-        from rag.ingest.pipeline import ingest_articles
-        from rag.store import new_store
+        from rag.library import Library
 
         arts = [make_article(a.title, a.text, url=a.url) for a in news]
         log(f"  embedding the chunks of {len(arts)} news articles as cluster anchors")
         s = Settings()
-        st = new_store(embedder.name, embedder.dim, s.chunk_sentences, s.chunk_overlap)
-        ingest_articles(st, arts, embedder)
-        anchors = np.array(exact_vectors(st.index)[0])
+        with tempfile.TemporaryDirectory() as tmp:
+            lib = Library(tmp, embedder, s.chunk_sentences, s.chunk_overlap)
+            lib.add_articles(arts)
+            anchors = np.concatenate([np.asarray(v) for _, v, _ in lib.store.vectors.segments.values()])
         what = f"{len(anchors)} real MiniLM chunk vectors of {len(arts)} news articles"
     else:
         anchors = _unit_rows(np.random.default_rng(0), 3000, embedder.dim)
