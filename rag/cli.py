@@ -74,9 +74,13 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    st = _library(args).stats()
+    lib = _library(args)
+    st = lib.stats()
+    m, vectors = lib.store.manifest, lib.store.vectors
     print(f"articles {st.articles}\nsentences {st.sentences}\nchunks {st.chunks}\n"
-          f"size on disk {st.bytes_on_disk / 1e6:.2f} MB")
+          f"size on disk {st.bytes_on_disk / 1e6:.2f} MB\n"
+          f"format {m.format}, embedder {m.embedder} ({m.embedder_variant}), {len(vectors.segments)} vector "
+          f"segments{', IVF over the older ones' if vectors.ann is not None else ''}")
     return 0
 
 

@@ -51,8 +51,11 @@ def test_index_folder_that_cannot_be_written_is_a_clear_error(tmp_path: Path, ha
 
 
 def _files(index: Path) -> dict[str, int]:
+    """The index's files but the lock, the SQLite log and the keyword index (tantivy collects its own garbage;
+    what it holds is checked by searching)."""
     return {str(p.relative_to(index)): p.stat().st_size for p in index.rglob("*")
-            if p.is_file() and p.name not in ("write.lock", "store.sqlite3-wal", "store.sqlite3-shm")}
+            if p.is_file() and p.name not in ("write.lock", "store.sqlite3-wal", "store.sqlite3-shm")
+            and not str(p.relative_to(index)).startswith("keywords")}
 
 
 def _state(index: Path) -> tuple[dict, list[str]]:
@@ -104,6 +107,12 @@ def test_database_full_at_commit_keeps_the_previous_index_and_removes_the_new_se
     assert _state(index) == before and _files(index) == files
     lib.ingest([tmp_path / "src5"])
     assert lib.stats().articles == 8
+    # the failed write had committed its words to the keyword index; the next writer dropped them before reusing
+    # their chunk ids, so every keyword hit is a committed chunk whose text holds the word
+    st = store_mod.open_store(index)
+    hits = st.search_words(["batch", "story", "town", "outlets"], 100)
+    chunks = st.chunks([c for c, _ in hits])
+    assert len(hits) == len(chunks) == 8
 
 
 def test_failure_while_merging_after_the_commit_keeps_the_write(tmp_path: Path, hash_embedder, monkeypatch,

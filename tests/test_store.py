@@ -135,10 +135,10 @@ def test_search_on_empty_store_returns_nothing(tmp_path: Path) -> None:
     assert st.search_words(["anything"], 5) == []
 
 
-# ---- keyword search: SQLite FTS5 bm25() against a reference implementation ------------------------------------------
+# ---- keyword search: tantivy's BM25 against a reference implementation --------------------------------------------
 
-def _fts5_bm25(docs: dict[int, list[str]], query: list[str], k1: float = 1.2, b: float = 0.75) -> dict[int, float]:
-    """SQLite's FTS5 bm25() (see its documentation): idf = log((N - n + 0.5) / (n + 0.5)), floored at 1e-6."""
+def _okapi_bm25(docs: dict[int, list[str]], query: list[str], k1: float = 1.2, b: float = 0.75) -> dict[int, float]:
+    """Okapi BM25 with idf = log(1 + (N - n + 0.5) / (n + 0.5)), as tantivy (and Lucene) computes it."""
     n_docs = len(docs)
     avg = sum(len(d) for d in docs.values()) / n_docs
     df = Counter(w for d in docs.values() for w in set(d))
@@ -148,14 +148,14 @@ def _fts5_bm25(docs: dict[int, list[str]], query: list[str], k1: float = 1.2, b:
         score = 0.0
         for w in set(query):
             if tf[w]:
-                idf = max(math.log((n_docs - df[w] + 0.5) / (df[w] + 0.5)), 1e-6)
+                idf = math.log(1 + (n_docs - df[w] + 0.5) / (df[w] + 0.5))
                 score += idf * tf[w] * (k1 + 1) / (tf[w] + k1 * (1 - b + b * len(doc) / avg))
         if score:
             out[cid] = score
     return out
 
 
-def test_keyword_search_ranks_as_bm25_and_idf_is_okapi(tmp_path: Path) -> None:
+def test_keyword_search_ranks_as_okapi_bm25_and_idf_matches(tmp_path: Path) -> None:
     rng = random.Random(5)
     vocab = [f"w{i}" for i in range(40)]
     st = new_store(tmp_path / "idx", "fake/unit", 4)
@@ -171,18 +171,38 @@ def test_keyword_search_ranks_as_bm25_and_idf_is_okapi(tmp_path: Path) -> None:
             for cid, c in chunks.items()}
     for _ in range(20):
         query = rng.sample(vocab, rng.randint(1, 4))
-        want = _fts5_bm25(docs, query)
-        got = dict(st.search_words(query, 500))
+        want = _okapi_bm25(docs, query)
+        found = st.search_words(query, 500)
+        got = dict(found)
         assert got.keys() == want.keys()
-        for cid, score in want.items():
+        for cid, score in want.items():  # tantivy stores document lengths exactly up to 40 words
             assert got[cid] == pytest.approx(score, rel=1e-4)
-        assert [s for _, s in st.search_words(query, 500)] == sorted(got.values(), reverse=True)
+        assert [s for _, s in found] == sorted(got.values(), reverse=True)
+        top = [c for c, _ in st.search_words(query, 5)]  # the top k is the top of the full ranking
+        assert top == [c for c, _ in found[:5]]
     n = len(docs)
     df = Counter(w for d in docs.values() for w in set(d))
     for word in (min(df, key=df.get), max(df, key=df.get), "w0"):  # the rarest, the commonest, one more
         assert st.idf[word] == pytest.approx(math.log(1 + (n - df[word] + 0.5) / (df[word] + 0.5)))
     assert st.idf.get("never-seen", 1.0) == 1.0 and "never-seen" not in st.idf
     assert set(st.idf) == set(df)
+
+
+def test_a_missing_keyword_index_is_rebuilt_by_the_next_writer(tmp_path: Path, hash_embedder) -> None:
+    import shutil
+
+    lib = Library(tmp_path / "idx", embedder=hash_embedder)
+    lib.add_articles(ARTICLES[:2])
+    before = lib.store.search_words(["fed", "rates", "storm"], 10)
+    lib.close()
+    shutil.rmtree(tmp_path / "idx" / "keywords")
+    reader = open_store(tmp_path / "idx")
+    assert reader.search_words(["fed"], 10) == []  # dense search still answers meanwhile
+    Library(tmp_path / "idx", embedder=hash_embedder).add_articles(ARTICLES[2:])
+    again = open_store(tmp_path / "idx")
+    assert again.search_words(["fed", "rates", "storm"], 10)[:len(before)] == before or \
+        {c for c, _ in again.search_words(["fed", "rates", "storm"], 10)} >= {c for c, _ in before}
+    assert again.search_words(["wheat"], 5)  # the new article is in it too
 
 
 # ---- ingest into a store, then reopen -------------------------------------------------------------------------------

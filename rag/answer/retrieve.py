@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (vector segments) + keyword (SQLite FTS5, BM25) fused by reciprocal rank, then sentences
+"""Hybrid retrieval: dense (vector segments) + keyword (tantivy, BM25) fused by reciprocal rank, then sentences
 ranked inside the best chunks."""
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The persisted index (storage room): SQLite as the system of record, FAISS/numpy vector segments beside it.
+"""The persisted index (storage room): SQLite as the system of record; a keyword index and vector segments beside it.
 
     store.py     Store (reads the committed state; sees other processes' commits) and Writer (one at a time)
-    db.py        the SQLite schema and connections; keyword search is its FTS5 index
+    db.py        the SQLite schema and connections
+    keywords.py  keyword search: a tantivy BM25 index of each chunk's content words, rebuilt from SQLite if lost
     segments.py  append-only vector segments and the search over them
     ann.py       the IVF (8-bit) index over the older segments of a large store
     lock.py      the folder's writer lock, which says who holds it

@@ -1,14 +1,14 @@
 """The SQLite file that is the index's system of record: schema, connections, and SQLite errors in plain words.
 
 WAL mode: readers never wait for the writer and see each commit as a whole; one writer at a time (rag.store.lock).
-Keyword search is SQLite's FTS5 over each chunk's content words (the words `rag.text.content_words` keeps), ranked
-by its bm25(); the table is contentless (the words are not stored twice), so a chunk is deleted by giving its words.
+The keyword index (rag.store.keywords) and the vector segments live beside it, named or rebuilt from it.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -32,8 +32,6 @@ CREATE INDEX minhash_hash ON minhash(hash);
 CREATE INDEX minhash_article ON minhash(article_id);
 CREATE TABLE chunks (id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL);
 CREATE INDEX chunks_article ON chunks(article_id);
-CREATE VIRTUAL TABLE chunk_words USING fts5(words, content='', tokenize='unicode61 remove_diacritics 0');
-CREATE VIRTUAL TABLE chunk_vocab USING fts5vocab(chunk_words, 'row');
 CREATE TABLE segments (id INTEGER PRIMARY KEY, name TEXT NOT NULL, count INTEGER NOT NULL);
 CREATE TABLE tombstones (chunk_id INTEGER PRIMARY KEY);  -- vectors still in a segment whose chunk is gone
 CREATE TABLE ingest_log (id INTEGER PRIMARY KEY, at REAL NOT NULL, pid INTEGER NOT NULL, command TEXT NOT NULL,
@@ -81,7 +79,8 @@ def reason(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         return e.strerror
     low = text.lower()
-    if "disk is full" in low or "no space" in low:
+    if "disk is full" in low or "no space" in low or re.search(r"\d+ requested and \d+ written", low):  # numpy's
+        return os.strerror(errno.ENOSPC)  # short write
         return os.strerror(errno.ENOSPC)
     if "readonly" in low or "read-only" in low:
         return os.strerror(errno.EROFS)

@@ -31,6 +31,8 @@ from rag.ingest.dedupe import NEAR_DUPLICATE, similarity
 from rag.ingest.sentences import Sentence, split_sentences
 from rag.store import db
 from rag.store.ann import ANN_THRESHOLD, IvfIndex
+from rag.store.keywords import FOLDER as KEYWORDS
+from rag.store.keywords import Keywords, KeywordWriter
 from rag.store.lock import WriterLock
 from rag.store.segments import FOLDER, Segment, Vectors, read_segment, sync_folder, write_segment
 from rag.text import content_words
@@ -118,19 +120,24 @@ class Idf(Mapping[str, float]):
 
     def __getitem__(self, word: str) -> float:
         if word not in self._cache:
-            row = self.store.query("SELECT doc FROM chunk_vocab WHERE term = ?", (word,))
-            self._cache[word] = self._weight(row[0][0]) if row else None
+            kw = self.store.keywords
+            df = kw.df(word) if kw is not None else 0
+            self._cache[word] = self._weight(df) if df else None
         if self._cache[word] is None:
             raise KeyError(word)
         return self._cache[word]
 
-    def __iter__(self) -> Iterator[str]:  # a full scan of the vocabulary: for exports and training, not answering
-        return (term for (term,) in self.store.query("SELECT term FROM chunk_vocab"))
+    def _vocabulary(self) -> list[tuple[str, int]]:  # a walk of the whole dictionary: exports, training
+        kw = self.store.keywords
+        return kw.vocabulary() if kw is not None else []
 
-    def __len__(self) -> int:  # a full scan too
-        return self.store.query("SELECT count(*) FROM chunk_vocab")[0][0]
+    def __iter__(self) -> Iterator[str]:
+        return (term for term, _ in self._vocabulary())
 
-    def __bool__(self) -> bool:  # `idf or None` must not count the vocabulary (seconds at a million chunks)
+    def __len__(self) -> int:
+        return len(self._vocabulary())
+
+    def __bool__(self) -> bool:  # `idf or None` must not walk the vocabulary
         return self.n > 0
 
 
@@ -157,6 +164,7 @@ class Store:
         except (KeyError, ValueError) as e:
             raise db.damaged(self.index_dir, f"{db.DB_NAME} has no valid manifest: {e}") from e
         self.vectors = Vectors(self.index_dir / FOLDER, self.manifest.dim)
+        self.keywords: Keywords | None = None
         self.generation = ""
         self._articles: OrderedDict[str, tuple[Article, list[Sentence]]] = OrderedDict()
         self._idf: Idf | None = None
@@ -193,6 +201,10 @@ class Store:
                             "SELECT value FROM meta WHERE key = 'generation'")[0][0]:
                         raise db.damaged(self.index_dir, e) from e
             self.generation = meta.get("generation", "0")
+            if self.keywords is None:
+                self.keywords = Keywords.open(self.index_dir / KEYWORDS)
+            else:
+                self.keywords.reload()
             self._articles.clear()
             self._n_chunks = self.query("SELECT count(*) FROM chunks")[0][0]
             self._idf, self._outlets = None, None
@@ -276,18 +288,12 @@ class Store:
             return self.vectors.search(query, k) if self._n_chunks else []
 
     def search_words(self, words: list[str], k: int) -> list[tuple[int, float]]:
-        """Chunks by BM25 over the question's content words (any of them may match), best first."""
-        terms = sorted({"".join(ch for ch in w if ch.isprintable()) for w in words} - {""})  # no NUL or controls
-        if not terms:
-            return []
-        match = " OR ".join('"' + w.replace('"', '""') + '"' for w in terms)
-        try:
-            rows = self.query("SELECT rowid, rank FROM chunk_words WHERE chunk_words MATCH ? ORDER BY rank LIMIT ?",
-                              (match, k))
-        except sqlite3.OperationalError as e:  # a query FTS5 cannot parse: dense retrieval alone answers it
-            log.warning("keyword search skipped for %r: %s", match[:200], e)
-            return []
-        return [(int(cid), -float(rank)) for cid, rank in rows]
+        """Chunks by BM25 over the question's content words (any of them may match), best first. Ids of chunks
+        not (or no longer) committed may come back: callers read the chunk rows and drop those."""
+        self.refresh()
+        with self._lock:
+            kw = self.keywords
+        return kw.search([w for w in words if w.strip()], k) if kw is not None and words else []
 
     @property
     def idf(self) -> Idf:
@@ -365,7 +371,12 @@ class Writer:
         self._ids: list[np.ndarray] = []
         self._files: list[Path] = []  # segment files written by this transaction: removed if it fails
         self.added = self.updated = self.removed = 0
+        self._gone: list[int] = []  # chunk ids removed by this transaction
         self._clean_orphans()
+        rebuild = Keywords.open(store.index_dir / KEYWORDS) is None
+        self.keywords = KeywordWriter(store.index_dir / KEYWORDS, self.next_chunk_id)
+        if rebuild:
+            self._rebuild_keywords()
 
     def q(self, sql: str, args: tuple = ()) -> list[tuple]:
         return self.conn.execute(sql, args).fetchall()
@@ -416,9 +427,8 @@ class Writer:
         self.conn.executemany("INSERT INTO minhash VALUES (?, ?)", [(_signed(h), article.id) for h in sketch])
         self.conn.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?)",
                               [(int(cid), article.id, a, b) for cid, (a, b) in zip(ids, spans, strict=True)])
-        self.conn.executemany("INSERT INTO chunk_words (rowid, words) VALUES (?, ?)",
-                              [(int(cid), chunk_words(article.title, sents[a : b + 1]))
-                               for cid, (a, b) in zip(ids, spans, strict=True)])
+        for cid, (a, b) in zip(ids, spans, strict=True):
+            self.keywords.add(int(cid), chunk_words(article.title, sents[a : b + 1]))
         if len(spans):
             self._vectors.append(np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(spans), -1))
             self._ids.append(ids)
@@ -431,13 +441,10 @@ class Writer:
         rows = self.q("SELECT id, title, text, date, source, url, spans FROM articles WHERE id = ?", (article_id,))
         if not rows:
             raise RagError(f"No article with id {article_id!r} in the index. List ids with: rag list")
-        aid, title, text, date, source, url, spans = rows[0]
-        pairs = np.frombuffer(spans, dtype=np.int32).reshape(-1, 2)
-        sents = [Sentence(aid, n, int(s), int(e), text[s:e]) for n, (s, e) in enumerate(pairs)]
-        chunks = self.q("SELECT id, first, last FROM chunks WHERE article_id = ?", (aid,))
-        self.conn.executemany("INSERT INTO chunk_words (chunk_words, rowid, words) VALUES ('delete', ?, ?)",
-                              [(cid, chunk_words(title, sents[a : b + 1])) for cid, a, b in chunks])
-        self.conn.executemany("INSERT OR IGNORE INTO tombstones VALUES (?)", [(cid,) for cid, _, _ in chunks])
+        aid, title, text, date, source, url, _ = rows[0]
+        chunks = self.q("SELECT id FROM chunks WHERE article_id = ?", (aid,))
+        self.conn.executemany("INSERT OR IGNORE INTO tombstones VALUES (?)", chunks)
+        self._gone += [cid for (cid,) in chunks]
         self.conn.execute("DELETE FROM chunks WHERE article_id = ?", (aid,))
         self.conn.execute("DELETE FROM minhash WHERE article_id = ?", (aid,))
         self.conn.execute("DELETE FROM articles WHERE id = ?", (aid,))
@@ -467,6 +474,8 @@ class Writer:
             return
         if self._ids:
             self._new_segment(np.concatenate(self._vectors), np.concatenate(self._ids))
+        if self.keywords.pending:
+            self.keywords.commit()  # before the SQLite commit: see rag.store.keywords for why that is safe
         self.conn.execute("INSERT INTO ingest_log (at, pid, command, added, updated, removed) "
                           "VALUES (?, ?, ?, ?, ?, ?)",
                           (time.time(), os.getpid(), self.command, self.added, self.updated, self.removed))
@@ -475,8 +484,15 @@ class Writer:
         self._files = []
         with contextlib.suppress(sqlite3.Error):  # the main file then holds every commit (read-only readers)
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if self._gone:  # after the commit; until then, or if this fails, readers drop them (no chunk row)
+            try:
+                self.keywords.delete(self._gone)
+                self.keywords.commit()
+            except OSError as e:
+                log.warning("removed chunks stay in the keyword index until the next write: %s", e)
 
     def abort(self) -> None:
+        self.keywords.rollback()
         with contextlib.suppress(sqlite3.Error):
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
@@ -486,7 +502,22 @@ class Writer:
                 f.unlink(missing_ok=True)
 
     def close(self) -> None:
+        self.keywords.close()
         self.conn.close()
+
+    def _rebuild_keywords(self) -> None:
+        """The keyword index from the chunks SQLite holds (it was missing or unreadable)."""
+        n = 0
+        for (aid,) in self.q("SELECT id FROM articles"):
+            title, text, spans = self.q("SELECT title, text, spans FROM articles WHERE id = ?", (aid,))[0]
+            pairs = np.frombuffer(spans, dtype=np.int32).reshape(-1, 2)
+            sents = [Sentence(aid, i, int(s), int(e), text[s:e]) for i, (s, e) in enumerate(pairs)]
+            for cid, a, b in self.q("SELECT id, first, last FROM chunks WHERE article_id = ?", (aid,)):
+                self.keywords.add(cid, chunk_words(title, sents[a : b + 1]))
+                n += 1
+        if n:
+            log.warning("rebuilt the keyword index from %d chunks", n)
+            self.keywords.commit()
 
     def _clean_orphans(self) -> None:
         """Files in vectors/ that no commit names: left by a writer that died before its commit (we hold the lock,

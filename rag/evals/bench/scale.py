@@ -213,7 +213,7 @@ def render(res: dict[str, Any], table: Table) -> None:
                 "search p50 ms", "p95", "search RSS MB", "disk MB", "write chunks/s"], rows)
     table.text("cold ask: a new process, `rag ask` of the set's first question to its answer (its own answer: the "
                "seed's question differs, so generation time differs); retrieve: the part of it from opening the "
-               "index to the ranked sentences. index: question vector + dense + FTS5 search + fusion + chunk rows; "
+               "index to the ranked sentences. index: question vector + dense + keyword search + fusion + chunk rows; "
                "search: `Library.search` as `rag search` runs it, which also embeds the ~20 sentences of the top "
                "chunks to rank them")
 
