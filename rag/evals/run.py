@@ -239,6 +239,11 @@ def build_index(qs: QuestionSet, settings: Settings | None = None) -> Path:
         summary = lib.ingest([qs.corpus]) if isinstance(qs.corpus, Path) else lib.add_articles(list(qs.corpus))
         print(summary.lines()[0], file=sys.stderr)
         done.touch()
+    store = store_mod.open_store(index_dir)
+    if store.keywords is None:  # a cache from before the keyword index, or one that lost it: a writer rebuilds it
+        with store.write("rag eval: rebuild the keyword index"):
+            pass
+    store.close()
     return index_dir
 
 
