@@ -190,9 +190,7 @@ class Store:
             if gen == self.generation:
                 return False
             for attempt in range(3):  # a merge may have removed a segment between reading the list and opening it
-                meta = dict(self.query("SELECT key, value FROM meta"))
-                segments = [Segment(*r) for r in self.query("SELECT id, name, count FROM segments ORDER BY id")]
-                dead = np.array([r[0] for r in self.query("SELECT chunk_id FROM tombstones")], dtype=np.int64)
+                meta, segments, dead = self._snapshot()
                 try:
                     self.vectors.sync(segments, meta.get("ann", ""), int(meta.get("ann_upto", 0)), dead)
                     break
@@ -209,6 +207,17 @@ class Store:
             self._n_chunks = self.query("SELECT count(*) FROM chunks")[0][0]
             self._idf, self._outlets = None, None
             return True
+
+    def _snapshot(self) -> tuple[dict[str, str], list[Segment], np.ndarray]:
+        """Meta, segments and tombstones as of one commit (one read transaction)."""
+        self._conn.execute("BEGIN")
+        try:
+            meta = dict(self.query("SELECT key, value FROM meta"))
+            segments = [Segment(*r) for r in self.query("SELECT id, name, count FROM segments ORDER BY id")]
+            dead = np.array([r[0] for r in self.query("SELECT chunk_id FROM tombstones")], dtype=np.int64)
+        finally:
+            self._conn.execute("COMMIT")
+        return meta, segments, dead
 
     def close(self) -> None:
         with self._lock:
