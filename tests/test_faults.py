@@ -90,7 +90,7 @@ def test_database_full_at_commit_keeps_the_previous_index_and_removes_the_new_se
                                                                                         monkeypatch) -> None:
     import sqlite3
 
-    from rag.store.store import Writer
+    from rag.store.writer import Writer
 
     index = tmp_path / "index"
     lib = Library(index, embedder=hash_embedder)
@@ -117,7 +117,7 @@ def test_database_full_at_commit_keeps_the_previous_index_and_removes_the_new_se
 
 def test_failure_while_merging_after_the_commit_keeps_the_write(tmp_path: Path, hash_embedder, monkeypatch,
                                                                caplog) -> None:
-    from rag.store.store import Writer
+    from rag.store.writer import Writer
 
     index = tmp_path / "index"
     lib = Library(index, embedder=hash_embedder)

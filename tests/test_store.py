@@ -115,7 +115,7 @@ def test_many_small_writes_are_merged_into_few_segments(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     vecs = _unit_rows(rng, 40, 8)
     st = _one_chunk_store(tmp_path / "idx", vecs, per_commit=2)  # 20 commits
-    assert len(st.vectors.segments) <= store_mod.store.MAX_OPEN_SEGMENTS + 1
+    assert len(st.vectors.segments) <= store_mod.writer.MAX_OPEN_SEGMENTS + 1
     with st.write() as w:
         for i in range(0, 40, 2):
             w.remove(_article(i).id)

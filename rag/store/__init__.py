@@ -1,6 +1,7 @@
 """The persisted index (storage room): SQLite as the system of record; a keyword index and vector segments beside it.
 
-    store.py     Store (reads the committed state; sees other processes' commits) and Writer (one at a time)
+    store.py     Store: reads the committed state; sees other processes' commits
+    writer.py    Writer: one at a time, a transaction per write; merges segments and keeps the IVF up to date
     db.py        the SQLite schema and connections
     keywords.py  keyword search: a tantivy BM25 index of each chunk's content words, rebuilt from SQLite if lost
     segments.py  append-only vector segments and the search over them
@@ -10,7 +11,8 @@
 """
 
 from rag.store.db import FORMAT_VERSION
-from rag.store.store import ArticleRow, Chunk, Manifest, Store, Writer, create, exists, open_store, size_on_disk
+from rag.store.store import ArticleRow, Chunk, Manifest, Store, create, exists, open_store, size_on_disk
+from rag.store.writer import Writer
 
 __all__ = ["FORMAT_VERSION", "ArticleRow", "Chunk", "Manifest", "Store", "Writer", "create", "exists", "open_store",
            "size_on_disk"]
