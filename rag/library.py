@@ -13,17 +13,7 @@ from rag.embed import Embedder, MiniLM
 from rag.ingest.articles import Article
 from rag.ingest.pipeline import IngestSummary, ingest_articles, load_paths, open_or_create
 from rag.settings import DEFAULTS
-from rag.store import Store
-
-
-@dataclass(frozen=True)
-class ArticleInfo:
-    id: str
-    title: str
-    date: str
-    source: str
-    url: str
-    sentences: int
+from rag.store import ArticleInfo, Store
 
 
 @dataclass(frozen=True)
@@ -105,7 +95,7 @@ class Library:
     # ---- reading -------------------------------------------------------------------------
     def articles(self) -> list[ArticleInfo]:
         self.store.refresh()
-        return [ArticleInfo(r.id, r.title, r.date, r.source, r.url, r.sentences) for r in self.store.article_rows()]
+        return self.store.article_rows()
 
     def article(self, article_id: str) -> Article:
         """The article with that id (KeyError when there is none)."""

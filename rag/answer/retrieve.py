@@ -15,6 +15,7 @@ from rag.ingest.articles import Article
 from rag.ingest.sentences import Sentence
 from rag.settings import DEFAULTS
 from rag.store import Chunk, Store
+from rag.store.store import url_host
 from rag.text import STOPWORDS, content_words
 
 RRF_K = 60
@@ -77,8 +78,7 @@ def outlet_words(sources: Iterable[str], urls: Iterable[str]) -> frozenset[str]:
     host "edition.cnn.com" → {"edition", "cnn"}. Used to tell an outlet named in a question from an absent name."""
     words = {w for src in sources for w in re.findall(r"[\w&'-]+", src.lower()) if w not in STOPWORDS}
     for url in urls:
-        host = re.sub(r"^[a-z]+://", "", url.lower()).split("/")[0]
-        words |= {w for w in host.split(".")[:-1] if w not in ("www", "m", "amp")}
+        words |= {w for w in url_host(url).split(".")[:-1] if w not in ("www", "m", "amp")}
     return frozenset(w for w in words if len(w) >= 2)
 
 

@@ -11,8 +11,8 @@
 """
 
 from rag.store.db import FORMAT_VERSION
-from rag.store.store import ArticleRow, Chunk, Manifest, Store, create, exists, open_store, size_on_disk
+from rag.store.store import ArticleInfo, Chunk, Manifest, Store, create, exists, open_store, size_on_disk
 from rag.store.writer import Writer
 
-__all__ = ["FORMAT_VERSION", "ArticleRow", "Chunk", "Manifest", "Store", "Writer", "create", "exists", "open_store",
+__all__ = ["FORMAT_VERSION", "ArticleInfo", "Chunk", "Manifest", "Store", "Writer", "create", "exists", "open_store",
            "size_on_disk"]

@@ -75,8 +75,8 @@ class Manifest:
 
 
 @dataclass(frozen=True)
-class ArticleRow:
-    """An article without its text, as listings show it."""
+class ArticleInfo:
+    """An article without its text, as listings show it (`Library.articles`, `rag list`, the page's table)."""
 
     id: str
     title: str
@@ -128,7 +128,9 @@ class Idf(Mapping[str, float]):
 
     def _vocabulary(self) -> list[tuple[str, int]]:  # a walk of the whole dictionary: exports, training
         kw = self.store.keywords
-        return kw.vocabulary() if kw is not None else []
+        vocabulary = kw.vocabulary() if kw is not None else []
+        self._cache.update((term, self._weight(df)) for term, df in vocabulary)  # dict(idf) then asks no more
+        return vocabulary
 
     def __iter__(self) -> Iterator[str]:
         return (term for term, _ in self._vocabulary())
@@ -260,8 +262,8 @@ class Store:
         rows = self.query("SELECT hash FROM articles WHERE id = ?", (article_id,))
         return rows[0][0] if rows else None
 
-    def article_rows(self) -> list[ArticleRow]:
-        return [ArticleRow(*r) for r in self.query(
+    def article_rows(self) -> list[ArticleInfo]:
+        return [ArticleInfo(*r) for r in self.query(
             "SELECT id, title, date, source, url, n_sentences FROM articles ORDER BY date, title")]
 
     def article_ids(self) -> list[str]:

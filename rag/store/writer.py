@@ -88,10 +88,7 @@ class Writer:
     def add_with_ids(self, article: Article, sketch: list[int], spans: list[tuple[int, int]], vectors: np.ndarray,
                      ids: np.ndarray, sentences: list[Sentence] | None = None) -> None:
         """`add` with the chunk ids given (ids never used before in this index: `rag upgrade` keeps the old ones)."""
-        replacing = self.content_hash(article.id) is not None
-        if replacing:
-            self.remove(article.id)
-            self.removed -= 1
+        replacing = self._delete(article.id) is not None
         sents = sentences if sentences is not None else split_sentences(article.id, article.text)
         offsets = np.array([(s.start, s.end) for s in sents], dtype=np.int32).reshape(-1, 2)
         self.conn.execute("INSERT INTO articles (id, title, date, source, url, host, hash, n_sentences, added_at, "
@@ -113,17 +110,24 @@ class Writer:
             self.added += 1
 
     def remove(self, article_id: str) -> Article:
-        rows = self.q("SELECT id, title, text, date, source, url, spans FROM articles WHERE id = ?", (article_id,))
-        if not rows:
+        article = self._delete(article_id)
+        if article is None:
             raise RagError(f"No article with id {article_id!r} in the index. List ids with: rag list")
-        aid, title, text, date, source, url, _ = rows[0]
+        self.removed += 1
+        return article
+
+    def _delete(self, article_id: str) -> Article | None:
+        """Delete the article, its chunks and sketch (its vectors get tombstones); None when there is none."""
+        rows = self.q("SELECT id, title, text, date, source, url FROM articles WHERE id = ?", (article_id,))
+        if not rows:
+            return None
+        aid, title, text, date, source, url = rows[0]
         chunks = self.q("SELECT id FROM chunks WHERE article_id = ?", (aid,))
         self.conn.executemany("INSERT OR IGNORE INTO tombstones VALUES (?)", chunks)
         self._gone += [cid for (cid,) in chunks]
         self.conn.execute("DELETE FROM chunks WHERE article_id = ?", (aid,))
         self.conn.execute("DELETE FROM minhash WHERE article_id = ?", (aid,))
         self.conn.execute("DELETE FROM articles WHERE id = ?", (aid,))
-        self.removed += 1
         return Article(aid, title, text, date, source, url)
 
     # ---- commit --------------------------------------------------------------------------------------------------
