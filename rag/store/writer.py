@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 
 MAX_OPEN_SEGMENTS = 8  # past this many segments outside the ann, the writer merges them into one
 # The ann is brought up to date once the segments outside it (scanned exactly on every search) hold a tenth of its
-# size or 20,000 vectors, whichever is less: 20k x 384 floats scan in ~2 ms; rewriting a 1M ann costs ~2 s, against
-# ~4 min to embed 20k chunks.
+# size or 20,000 vectors, whichever is less (rough costs, not benchmarked apart: an exact scan of 20k x 384 floats
+# takes milliseconds; rewriting a 1M ann takes seconds, against minutes to embed 20k chunks).
 ANN_DELTA, ANN_DELTA_SHARE = 20_000, 0.1
 
 
