@@ -120,8 +120,8 @@ def build_app(settings: Settings, seeds_dir: Path | None = SEEDS) -> gr.Blocks:
 
         def add_files(paths: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
             progress(0, desc="Reading and embedding the articles")
-            message = uploads.ingest_uploads(assistants.library, paths or [],
-                                             lambda done, total: progress((done, total), desc="Embedding chunks"))
+            message = uploads.ingest_uploads(assistants.library, paths or [], lambda done, total: progress(
+                (done, total), desc="Embedding chunks and sentences"))
             return (None, *_corpus_view(assistants, message))
 
         def remove_one(article_id: str | None) -> tuple:

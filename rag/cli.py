@@ -30,7 +30,8 @@ def _say(message: str) -> None:
 def _progress(done: int, total: int) -> None:
     width = 30
     filled = int(width * done / max(total, 1))
-    print(f"\rembedding [{'#' * filled}{'.' * (width - filled)}] {done}/{total} chunks", end="", file=sys.stderr)
+    bar = "#" * filled + "." * (width - filled)
+    print(f"\rembedding [{bar}] {done}/{total} chunks and sentences", end="", file=sys.stderr)
     if done >= total:
         print(file=sys.stderr)
 

@@ -222,10 +222,11 @@ def test_missing_path_raises_and_leaves_index_untouched(tmp_path: Path, lib: Lib
     assert current(lib.index_dir) == 2 and version_files(lib.index_dir) == before
 
 
-def test_progress_reports_all_chunks(tmp_path: Path, lib: Library) -> None:
+def test_progress_reports_all_chunks_and_sentences(tmp_path: Path, lib: Library) -> None:
     calls: list[tuple[int, int]] = []
-    lib.ingest([write_json(tmp_path / "a.json", [STORM, FED])], progress=lambda d, t: calls.append((d, t)))
-    assert calls == [(3, 3)]
+    summary = lib.ingest([write_json(tmp_path / "a.json", [STORM, FED])], progress=lambda d, t: calls.append((d, t)))
+    assert (summary.chunks, summary.sentences) == (3, 9)
+    assert calls == [(12, 12)]
 
 
 # ---- CLI ----------------------------------------------------------------------------------------------------------

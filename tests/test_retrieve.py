@@ -191,3 +191,36 @@ def test_library_search_filters(news_library: Library, filters: Filters | None, 
 
 def test_library_search_filters_to_nothing(news_library: Library) -> None:
     assert news_library.search("storm", filters=Filters(sources=("BBC",))) == []
+
+
+def test_sentences_are_ranked_by_the_vectors_stored_at_ingestion(table_retriever: Retriever) -> None:
+    st = table_retriever.store
+    stored = st.sentence_vectors(ARTS[1].id)
+    assert stored is not None and stored.dtype == np.float16
+    assert stored.tolist() == [[0.0, 1.0, 0.0]]
+    # the question is embedded; the sentences are not (their vectors come from the store)
+    asked: list[str] = []
+    embed = table_retriever.embedder.embed
+    table_retriever.embedder.embed = lambda texts: asked.extend(texts) or embed(texts)  # type: ignore[method-assign]
+    r = table_retriever.retrieve(QUESTION)
+    assert asked == [QUESTION]
+    assert [e.dense for e in r.sentences] == [pytest.approx(1.0), pytest.approx(0.0)]
+
+
+def test_an_index_without_sentence_vectors_embeds_them_on_the_fly(table_retriever: Retriever) -> None:
+    st = table_retriever.store
+    with st.write("test") as w:  # as a store written before sentence vectors were kept (or by `rag upgrade`)
+        w.conn.execute("DELETE FROM sentence_vectors")
+        w.removed = 1  # a change, so the transaction commits
+    assert st.sentence_vectors(ARTS[0].id) is None
+    r = table_retriever.retrieve(QUESTION)
+    assert [(e.sentence.text, e.dense) for e in r.sentences] == [
+        ("Grain exports rose sharply.", pytest.approx(1.0)), ("Wheat harvest hit a record.", pytest.approx(0.0))]
+
+
+def test_removing_an_article_removes_its_sentence_vectors(table_retriever: Retriever) -> None:
+    st = table_retriever.store
+    with st.write("test") as w:
+        w.remove(ARTS[0].id)
+    assert st.sentence_vectors(ARTS[0].id) is None
+    assert st.query("SELECT count(*) FROM sentence_vectors")[0][0] == 2

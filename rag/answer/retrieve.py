@@ -142,6 +142,22 @@ class Retriever:
         return Retrieval(question, hits, self.rank_sentences(question, qvec, hits)[:max_sentences], blocks,
                          self.idf, self.outlets)
 
+    def _dense(self, sents: list[Sentence], qvec: np.ndarray) -> np.ndarray:
+        """Each sentence's similarity to the question: from the vectors stored at ingestion, embedding on the fly
+        only the sentences of articles stored without them."""
+        stored = {aid: self.store.sentence_vectors(aid) for aid in {s.article_id for s in sents}}
+        dense = np.zeros(len(sents), dtype=np.float32)
+        missing = []
+        for i, s in enumerate(sents):
+            vecs = stored[s.article_id]
+            if vecs is not None and s.n < len(vecs):
+                dense[i] = float(vecs[s.n].astype(np.float32) @ qvec)
+            else:
+                missing.append(i)
+        if missing:
+            dense[missing] = self.embedder.embed([sents[i].text for i in missing]) @ qvec
+        return dense
+
     def rank_sentences(self, question: str, qvec: np.ndarray, hits: list[Hit]) -> list[Evidence]:
         seen: dict[str, Sentence] = {}
         for hit in hits:
@@ -150,8 +166,7 @@ class Retriever:
         sents = list(seen.values())
         if not sents:
             return []
-        vecs = self.embedder.embed([s.text for s in sents])
-        dense = vecs @ qvec
+        dense = self._dense(sents, qvec)
         qwords = set(content_words(question))
         idf = self.idf
         qweight = sum(idf.get(w, 1.0) for w in qwords) or 1.0

@@ -67,7 +67,8 @@ Planned = tuple[Article, list[int], list[Sentence], list[tuple[int, int]]]
 
 
 def _plan(store: Store, articles: list[Article]) -> tuple[list[Planned], list[str], list[str]]:
-    """What to embed: articles new or changed since the last commit (one of a repeated id: the last)."""
+    """What to embed: articles new or changed since the last commit (one of a repeated id: the last). The texts
+    are each article's chunks then its sentences (questions rank sentences by the stored sentence vectors)."""
     todo: dict[str, Planned] = {}
     texts: dict[str, list[str]] = {}
     unchanged: list[str] = []
@@ -80,7 +81,7 @@ def _plan(store: Store, articles: list[Article]) -> tuple[list[Planned], list[st
         spans, chunk_texts = article_chunks(art.title, sentences, m.chunk_sentences, m.chunk_overlap)
         todo.pop(art.id, None)
         todo[art.id] = (art, sketch(art.text), sentences, spans)
-        texts[art.id] = chunk_texts
+        texts[art.id] = chunk_texts + [s.text for s in sentences]
     return list(todo.values()), [t for aid in todo for t in texts[aid]], unchanged
 
 
@@ -93,6 +94,7 @@ def _write(store: Store, todo: list[Planned], vectors: np.ndarray, command: str,
     with store.write(command, on_wait) as w:
         for art, sk, sentences, spans in todo:
             vecs, row = vectors[row : row + len(spans)], row + len(spans)
+            sent_vecs, row = vectors[row : row + len(sentences)], row + len(sentences)
             old = w.content_hash(art.id)
             if old == art.content_hash:  # another writer added it while we embedded
                 out.unchanged.append(art.id)
@@ -101,7 +103,7 @@ def _write(store: Store, todo: list[Planned], vectors: np.ndarray, command: str,
             if dup is not None:
                 out.duplicates.append((art.title, dup))
                 continue
-            w.add(art, sk, spans, vecs, sentences)
+            w.add(art, sk, spans, vecs, sentences, sent_vecs)
             (out.updated if old is not None else out.added).append(art.id)
             n_sent, n_chunks = n_sent + len(sentences), n_chunks + len(spans)
     return IngestSummary(out.added, out.updated, out.unchanged, out.duplicates, [], n_sent, n_chunks)

@@ -30,6 +30,7 @@ CREATE INDEX articles_host ON articles(host);
 CREATE TABLE minhash (hash INTEGER NOT NULL, article_id TEXT NOT NULL);
 CREATE INDEX minhash_hash ON minhash(hash);
 CREATE INDEX minhash_article ON minhash(article_id);
+CREATE TABLE sentence_vectors (article_id TEXT PRIMARY KEY, vectors BLOB NOT NULL);  -- float16, a row per sentence
 CREATE TABLE chunks (id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL);
 CREATE INDEX chunks_article ON chunks(article_id);
 CREATE TABLE segments (id INTEGER PRIMARY KEY, name TEXT NOT NULL, count INTEGER NOT NULL);
@@ -37,6 +38,10 @@ CREATE TABLE tombstones (chunk_id INTEGER PRIMARY KEY);  -- vectors still in a s
 CREATE TABLE ingest_log (id INTEGER PRIMARY KEY, at REAL NOT NULL, pid INTEGER NOT NULL, command TEXT NOT NULL,
                          added INTEGER NOT NULL, updated INTEGER NOT NULL, removed INTEGER NOT NULL);
 """
+# Stores written before sentence vectors were kept lack the table: the first writer adds it; readers embed the
+# sentences of articles without a row on the fly.
+SENTENCE_VECTORS = ("CREATE TABLE IF NOT EXISTS sentence_vectors (article_id TEXT PRIMARY KEY, "
+                    "vectors BLOB NOT NULL)")
 
 
 def connect(path: Path, *, write: bool = False, create: bool = False) -> sqlite3.Connection:

@@ -251,6 +251,17 @@ class Store:
     def sentences(self, article_id: str) -> list[Sentence]:
         return self._load(article_id)[1]
 
+    def sentence_vectors(self, article_id: str) -> np.ndarray | None:
+        """The article's sentence vectors (float16, a row per sentence) as embedded at ingestion; None when it was
+        stored without them (an index from before they were kept, or `rag upgrade`)."""
+        try:
+            rows = self.query("SELECT vectors FROM sentence_vectors WHERE article_id = ?", (article_id,))
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return None
+            raise
+        return np.frombuffer(rows[0][0], dtype=np.float16).reshape(-1, self.manifest.dim) if rows else None
+
     def sentence(self, sentence_id: str) -> Sentence:
         article_id, _, n = sentence_id.rpartition(":")
         return self.sentences(article_id)[int(n)]

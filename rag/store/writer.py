@@ -39,6 +39,7 @@ class Writer:
         self.store, self.command = store, command
         self.conn = db.connect(store.index_dir / db.DB_NAME, write=True)
         self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute(db.SENTENCE_VECTORS)
         meta = db.read_meta(self.conn)
         self.generation = int(meta["generation"])
         self.next_chunk_id = int(meta["next_chunk_id"])
@@ -78,18 +79,26 @@ class Writer:
 
     # ---- changes -------------------------------------------------------------------------------------------------
     def add(self, article: Article, sketch: list[int], spans: list[tuple[int, int]], vectors: np.ndarray,
-            sentences: list[Sentence] | None = None) -> None:
+            sentences: list[Sentence] | None = None, sentence_vectors: np.ndarray | None = None) -> None:
         """Add (or replace) one article whose chunk windows `spans` were embedded into `vectors`; pass the
-        article's `sentences` when they are already split (ingestion does), else they are split here."""
+        article's `sentences` when they are already split (ingestion does), else they are split here, and their
+        `sentence_vectors` (one row per sentence) when embedded (else questions embed them on the fly)."""
         ids = np.arange(self.next_chunk_id, self.next_chunk_id + len(spans), dtype=np.int64)
         self.next_chunk_id += len(spans)
-        self.add_with_ids(article, sketch, spans, vectors, ids, sentences)
+        self.add_with_ids(article, sketch, spans, vectors, ids, sentences, sentence_vectors)
 
     def add_with_ids(self, article: Article, sketch: list[int], spans: list[tuple[int, int]], vectors: np.ndarray,
-                     ids: np.ndarray, sentences: list[Sentence] | None = None) -> None:
+                     ids: np.ndarray, sentences: list[Sentence] | None = None,
+                     sentence_vectors: np.ndarray | None = None) -> None:
         """`add` with the chunk ids given (ids never used before in this index: `rag upgrade` keeps the old ones)."""
         replacing = self._delete(article.id) is not None
         sents = sentences if sentences is not None else split_sentences(article.id, article.text)
+        if sentence_vectors is not None:
+            if len(sentence_vectors) != len(sents):
+                raise ValueError(f"{len(sentence_vectors)} sentence vectors for {len(sents)} sentences of "
+                                 f"article {article.id}")
+            self.conn.execute("INSERT INTO sentence_vectors VALUES (?, ?)",
+                              (article.id, np.asarray(sentence_vectors, dtype=np.float16).tobytes()))
         offsets = np.array([(s.start, s.end) for s in sents], dtype=np.int32).reshape(-1, 2)
         self.conn.execute("INSERT INTO articles (id, title, date, source, url, host, hash, n_sentences, added_at, "
                           "spans, sketch, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -127,6 +136,7 @@ class Writer:
         self._gone += [cid for (cid,) in chunks]
         self.conn.execute("DELETE FROM chunks WHERE article_id = ?", (aid,))
         self.conn.execute("DELETE FROM minhash WHERE article_id = ?", (aid,))
+        self.conn.execute("DELETE FROM sentence_vectors WHERE article_id = ?", (aid,))
         self.conn.execute("DELETE FROM articles WHERE id = ?", (aid,))
         return Article(aid, title, text, date, source, url)
 

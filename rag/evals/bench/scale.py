@@ -4,7 +4,8 @@
 The stores are built from real news: the public RealTimeQA articles with their real MiniLM chunk vectors (the eval
 index of `rag eval realtimeqa`, built or reused from .cache/evalindex). Each size repeats the 1,557 articles under new
 ids and URLs ("<id>x<copy>", "<url>#<copy>") until it holds the wanted number of chunks; the text of a copy is the
-article's own, and each chunk vector is the original plus gaussian noise (cosine ~0.995 to it), renormalised.
+article's own, and each chunk vector is the original plus gaussian noise (cosine ~0.995 to it), renormalised; its
+sentence vectors are the original article's (embedded once by the int8 encoder, as ingestion stores them).
 Copies go through the store's writer (rag.store.Writer.add, 1,000 articles a commit, as ingestion commits), not
 through the encoder: embedding a million chunks takes ~7 h on 2 cores, and the encoder's speed is the `ingest` and
 `embedding` sections' subject. Every timing below runs in a fresh process against the built store.
@@ -36,7 +37,8 @@ def parse_sizes(text: str) -> list[int]:
             for s in text.split(",") if s.strip()]
 
 
-Source = list[tuple[Article, list[int], list[Sentence], list[tuple[int, int]], np.ndarray]]
+# (article, sketch, sentences, chunk spans, chunk vectors, sentence vectors)
+Source = list[tuple[Article, list[int], list[Sentence], list[tuple[int, int]], np.ndarray, np.ndarray]]
 
 
 def load_source(log_: Any = log) -> tuple[Source, list[str]]:
@@ -51,13 +53,29 @@ def load_source(log_: Any = log) -> tuple[Source, list[str]]:
     index = build_index(qs, Settings(embedder_variant="fp32"))  # the fp32 eval index (reused when cached)
     log_(f"source: {index}")
     st = open_store(index)
-    out: Source = []
+    out = []
     for aid in st.article_ids():
         art = st.article(aid)
         chunks = st.chunks_of(aid)
         vecs = np.stack([st.vector(c.id) for c in chunks]) if chunks else np.zeros((0, st.manifest.dim), np.float32)
         out.append((art, sketch(art.text), st.sentences(aid), [(c.first, c.last) for c in chunks], vecs))
-    return out, [q.question for q in qs.questions if q.answerable]
+    sentence_vectors = _sentence_vectors(index, [sents for _, _, sents, _, _ in out], log_)
+    source = [(*row, sv) for row, sv in zip(out, sentence_vectors, strict=True)]
+    return source, [q.question for q in qs.questions if q.answerable]
+
+
+def _sentence_vectors(index: Path, articles: list[list[Sentence]], log_: Any) -> list[np.ndarray]:
+    """Each source article's sentence vectors from the int8 encoder, cached beside the eval index."""
+    from rag.embed import MiniLM
+
+    cache = index.parent / f"{index.name}.sentence-vectors.npy"
+    sizes = [len(sents) for sents in articles]
+    flat = np.load(cache) if cache.is_file() else None
+    if flat is None or len(flat) != sum(sizes):
+        log_(f"embedding the sources' {sum(sizes):,} sentences (int8, once; cached in {cache})")
+        flat = MiniLM(variant="int8").embed([s.text for sents in articles for s in sents]).astype(np.float16)
+        np.save(cache, flat)
+    return np.split(flat, np.cumsum(sizes)[:-1])
 
 
 def build(folder: Path, source: Source, n_chunks: int, dim: int, seed: int = 0) -> dict[str, Any]:
@@ -74,12 +92,13 @@ def build(folder: Path, source: Source, n_chunks: int, dim: int, seed: int = 0) 
     while done < n_chunks:
         with store.write("bench scale") as w:
             for _ in range(1000):
-                art, sk, sents, spans, vecs = source[copies % len(source)]
+                art, sk, sents, spans, vecs, sent_vecs = source[copies % len(source)]
                 j = copies // len(source)
                 copy = Article(f"{art.id}x{j}", art.title, art.text, art.date, art.source, f"{art.url}#{j}")
                 noisy = vecs + rng.standard_normal(vecs.shape).astype(np.float32) * (NOISE / np.sqrt(dim))
                 noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-                w.add(copy, sk, spans, noisy, [Sentence(copy.id, x.n, x.start, x.end, x.text) for x in sents])
+                w.add(copy, sk, spans, noisy, [Sentence(copy.id, x.n, x.start, x.end, x.text) for x in sents],
+                      sent_vecs)
                 copies += 1
                 done += len(spans)
                 if done >= n_chunks:
