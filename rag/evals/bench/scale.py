@@ -233,8 +233,8 @@ def render(res: dict[str, Any], table: Table) -> None:
     table.text("cold ask: a new process, `rag ask` of the set's first question to its answer (its own answer: the "
                "seed's question differs, so generation time differs); retrieve: the part of it from opening the "
                "index to the ranked sentences. index: question vector + dense + keyword search + fusion + chunk rows; "
-               "search: `Library.search` as `rag search` runs it, which also embeds the ~20 sentences of the top "
-               "chunks to rank them")
+               "search: `Library.search` as `rag search` runs it, which also ranks the top chunks' sentences by "
+               "their stored vectors")
 
 
 def main(argv: list[str] | None = None) -> int:
