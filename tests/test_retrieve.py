@@ -202,9 +202,13 @@ def test_sentences_are_ranked_by_the_vectors_stored_at_ingestion(table_retriever
     asked: list[str] = []
     embed = table_retriever.embedder.embed
     table_retriever.embedder.embed = lambda texts: asked.extend(texts) or embed(texts)  # type: ignore[method-assign]
-    r = table_retriever.retrieve(QUESTION)
+    r = table_retriever.retrieve(QUESTION, stored_vectors=True)
     assert asked == [QUESTION]
     assert [e.dense for e in r.sentences] == [pytest.approx(1.0), pytest.approx(0.0)]
+    # the answer path embeds them now (its verifier is calibrated on the fp32 encoder's similarities)
+    asked.clear()
+    assert [e.dense for e in table_retriever.retrieve(QUESTION).sentences] == [pytest.approx(1.0), pytest.approx(0.0)]
+    assert sorted(asked) == sorted([QUESTION, "Grain exports rose sharply.", "Wheat harvest hit a record."])
 
 
 def test_an_index_without_sentence_vectors_embeds_them_on_the_fly(table_retriever: Retriever) -> None:
@@ -213,7 +217,7 @@ def test_an_index_without_sentence_vectors_embeds_them_on_the_fly(table_retrieve
         w.conn.execute("DELETE FROM sentence_vectors")
         w.removed = 1  # a change, so the transaction commits
     assert st.sentence_vectors(ARTS[0].id) is None
-    r = table_retriever.retrieve(QUESTION)
+    r = table_retriever.retrieve(QUESTION, stored_vectors=True)
     assert [(e.sentence.text, e.dense) for e in r.sentences] == [
         ("Grain exports rose sharply.", pytest.approx(1.0)), ("Wheat harvest hit a record.", pytest.approx(0.0))]
 

@@ -103,12 +103,18 @@ def harvest(name: str, log=print) -> list[Harvested]:  # noqa: ANN001
     corpus, up to the model's draft. Cached by corpus; the split is applied after (`split_ids`)."""
     from rag.assistant import Assistant
     from rag.evals import datasets
-    from rag.evals.run import build_index, resolve_set
+    from rag.evals.run import build_index, index_path, resolve_set
     from rag.settings import Settings
 
     qs = resolve_set("seed") if name == "seed" else datasets.build(name)
-    index_dir = build_index(qs)
+    # drafts harvested over an index from before sentence vectors were stored stay valid: the replay needs only
+    # the sentences the model read and its draft
+    older = CACHE / f"{index_path(qs, Settings(), sentence_vectors=False).name}.pkl"
+    index_dir = index_path(qs, Settings())
     path = CACHE / f"{index_dir.name}.pkl"
+    path = older if older.exists() and not path.exists() else path
+    if not path.exists():
+        build_index(qs)
     if path.exists():
         cached = pickle.loads(path.read_bytes())
         if cached and not cached[0].__dict__.get("outlets"):  # cached before outlets were recorded
