@@ -24,7 +24,7 @@ class Assistant:
         self.settings = settings
         self.library = library or Library(settings.index_dir, embedder, settings.chunk_sentences,
                                           settings.chunk_overlap, settings.top_chunks,
-                                          embedder_variant=settings.embedder_variant)
+                                          embedder_variant=settings.embedder_variant, store=settings.store)
         self._generator = generator
         self._lock = threading.Lock()
 

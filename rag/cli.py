@@ -20,7 +20,7 @@ def _library(args: argparse.Namespace):  # noqa: ANN202
 
     s = _settings(args)
     return Library(s.index_dir, None, s.chunk_sentences, s.chunk_overlap, s.top_chunks, on_wait=_say,
-                   embedder_variant=s.embedder_variant)
+                   embedder_variant=s.embedder_variant, store=s.store)
 
 
 def _say(message: str) -> None:
@@ -37,7 +37,8 @@ def _progress(done: int, total: int) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    summary = _library(args).ingest([Path(p) for p in args.paths], progress=_progress)
+    summary = _library(args).ingest([Path(p) for p in args.paths], progress=_progress, engine=args.engine,
+                                    address=args.address or "")
     print("\n".join(summary.lines()))
     return 0
 
@@ -77,11 +78,16 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     lib = _library(args)
     st = lib.stats()
-    m, vectors = lib.store.manifest, lib.store.vectors
+    m, engine = lib.store.manifest, lib.store.engine
+    if engine.name == "milvus":
+        where = f"vectors and keywords in Milvus at {engine.uri} (collection {engine.collection})"
+    else:
+        vectors = lib.store.vectors
+        ivf = ", IVF over the older ones" if vectors.ann is not None else ""
+        where = f"{len(vectors.segments)} vector segments{ivf}"
     print(f"articles {st.articles}\nsentences {st.sentences}\nchunks {st.chunks}\n"
           f"size on disk {st.bytes_on_disk / 1e6:.2f} MB\n"
-          f"format {m.format}, embedder {m.embedder} ({m.embedder_variant}), {len(vectors.segments)} vector "
-          f"segments{', IVF over the older ones' if vectors.ann is not None else ''}")
+          f"format {m.format}, embedder {m.embedder} ({m.embedder_variant}), {where}")
     return 0
 
 
@@ -147,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("ingest", cmd_ingest, "add article files or folders to the index")
     sp.add_argument("paths", nargs="+")
+    sp.add_argument("--engine", default="local", choices=["local", "ray"],
+                    help="local (default), or ray: split and embed on Ray workers (pip install 'rag-news[ray]'); "
+                         "the index gets the same content")
+    sp.add_argument("--address", default=None,
+                    help="with --engine ray: the Ray cluster to join (auto, HOST:6379, ray://HOST:10001; "
+                         "start one with `ray start --head`); default: start Ray on this machine")
     add("list", cmd_list, "list the indexed articles")
     add("upgrade", cmd_upgrade, "migrate an index of format 1 (version folders) to the SQLite store, in place")
     sp = add("remove", cmd_remove, "remove an article and its vectors")

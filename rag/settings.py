@@ -28,6 +28,9 @@ class Settings:
     max_answer_tokens: int = 48
     refuse_below: float = 0.3  # question-to-best-sentence relevance under which we refuse
     seed: int = 0
+    # where a new index keeps its chunk vectors and keyword words (an existing index keeps its own): "" or "embedded"
+    # (the index folder), milvus://host:19530 (a Milvus server), or a path ending in .db (Milvus Lite); rag.store.engine
+    store: str = ""
 
     def __post_init__(self) -> None:
         """Reject impossible values here, with the valid range, instead of deep inside a later call."""
@@ -48,6 +51,10 @@ class Settings:
                            f"{self.embedder_variant!r}")
         if not self.timeout_s > 0:
             raise RagError(f"timeout_s must be a positive number of seconds (RAG_TIMEOUT_S); got {self.timeout_s!r}")
+        if str(self.store).strip():
+            from rag.store.engine import parse_store  # raises naming RAG_STORE and the accepted forms
+
+            parse_store(self.store)
         if not str(self.model).strip():
             raise RagError(f"model is empty (RAG_MODEL): use one of {', '.join(MODELS)}, a path to a .gguf file, "
                            "or an OpenAI-compatible server URL")

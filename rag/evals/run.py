@@ -218,6 +218,15 @@ def ours(index_dir: Path, model: str) -> AskFn:
     return ask
 
 
+def index_path(qs: QuestionSet, settings: Settings, sentence_vectors: bool = True) -> Path:
+    """Where the set's index is cached. ":sv": built with sentence vectors (a cache from before them ranks
+    sentences by embedding them on the fly, so it is not reused)."""
+    chunks = (settings.chunk_sentences, settings.chunk_overlap)
+    variant = "" if settings.embedder_variant == "fp32" else f":{settings.embedder_variant}"  # fp32: as before
+    where = f":{settings.store}" if settings.store else ""  # RAG_STORE: an index whose vectors live in Milvus
+    return CACHE / f"{qs.name}-{qs.corpus_hash(str(chunks) + variant + (':sv' if sentence_vectors else '') + where)}"
+
+
 def build_index(qs: QuestionSet, settings: Settings | None = None) -> Path:
     """The set's corpus indexed with the settings' chunking (default: Settings()), cached by content."""
     from rag import store as store_mod
@@ -226,8 +235,7 @@ def build_index(qs: QuestionSet, settings: Settings | None = None) -> Path:
 
     s = settings or Settings()
     chunks = (s.chunk_sentences, s.chunk_overlap)
-    variant = "" if s.embedder_variant == "fp32" else f":{s.embedder_variant}"  # fp32 keys as before the variants
-    index_dir = CACHE / f"{qs.name}-{qs.corpus_hash(str(chunks) + variant)}"
+    index_dir = index_path(qs, s)
     done = index_dir / "complete"  # written once the whole corpus is in: an interrupted build resumes
     if legacy.is_legacy(index_dir) and not store_mod.exists(index_dir):  # a cache of format 1: no need to re-embed
         legacy.upgrade(index_dir)
@@ -235,11 +243,11 @@ def build_index(qs: QuestionSet, settings: Settings | None = None) -> Path:
     if not done.exists():
         print(f"building the index of {qs.name} in {index_dir} ...", file=sys.stderr)
         lib = Library(index_dir, chunk_sentences=chunks[0], chunk_overlap=chunks[1],
-                      embedder_variant=s.embedder_variant)
+                      embedder_variant=s.embedder_variant, store=s.store)
         summary = lib.ingest([qs.corpus]) if isinstance(qs.corpus, Path) else lib.add_articles(list(qs.corpus))
         print(summary.lines()[0], file=sys.stderr)
         done.touch()
-    store = store_mod.open_store(index_dir)
+    store = store_mod.open_store(index_dir, store=s.store)
     if store.keywords is None:  # a cache from before the keyword index, or one that lost it: a writer rebuilds it
         with store.write("rag eval: rebuild the keyword index"):
             pass

@@ -18,6 +18,7 @@ from rag.settings import DEFAULTS
 from rag.store import Manifest, Store
 
 BATCH_ARTICLES = 1000  # articles per commit: a crash loses at most the batch in progress, never part of one
+EMBED_BATCH = 512  # texts per call to the embedder (int8 vectors depend a little on what is embedded together)
 
 
 @dataclass(frozen=True)
@@ -41,21 +42,27 @@ class IngestSummary:
 
 def ingest_articles(store: Store, articles: list[Article], embedder: Embedder, skipped: list[Skipped] | None = None,
                     progress: Callable[[int, int], None] | None = None, command: str = "",
-                    on_wait: Callable[[str], None] | None = None, batch: int = BATCH_ARTICLES) -> IngestSummary:
+                    on_wait: Callable[[str], None] | None = None, batch: int = BATCH_ARTICLES,
+                    embed_batch: int = EMBED_BATCH) -> IngestSummary:
     """Add articles to the index, `batch` articles per commit. Splitting and embedding happen outside the writer
-    lock; under it, each article is checked again (another writer may have added it meanwhile) and written."""
+    lock; under it, each article is checked again (another writer may have added it meanwhile) and written.
+    (rag.ingest.distributed does the same on Ray workers, with the same batches, so it stores the same vectors.)"""
     total = IngestSummary(skipped=list(skipped or []))
     n_chunks = 0
     for start in range(0, len(articles), batch):
         part = articles[start : start + batch]
         todo, texts, unchanged = _plan(store, part)
-        vectors = _embed_with_progress(embedder, texts, _offset(progress, n_chunks))
+        vectors = _embed_with_progress(embedder, texts, _offset(progress, n_chunks), embed_batch)
         n_chunks += len(texts)
-        summary = _write(store, todo, vectors, command, on_wait)
-        total = IngestSummary(total.added + summary.added, total.updated + summary.updated,
-                              total.unchanged + unchanged + summary.unchanged, total.duplicates + summary.duplicates,
-                              total.skipped, total.sentences + summary.sentences, total.chunks + summary.chunks)
+        total = add_up(total, _write(store, todo, vectors, command, on_wait), unchanged)
     return total
+
+
+def add_up(total: IngestSummary, part: IngestSummary, unchanged: list[str] | None = None) -> IngestSummary:
+    """`total` and one more committed batch (`unchanged`: its articles found unchanged before embedding)."""
+    return IngestSummary(total.added + part.added, total.updated + part.updated,
+                         total.unchanged + (unchanged or []) + part.unchanged, total.duplicates + part.duplicates,
+                         total.skipped, total.sentences + part.sentences, total.chunks + part.chunks)
 
 
 def _offset(progress: Callable[[int, int], None] | None, base: int) -> Callable[[int, int], None] | None:
@@ -77,12 +84,17 @@ def _plan(store: Store, articles: list[Article]) -> tuple[list[Planned], list[st
         if store.content_hash(art.id) == art.content_hash:
             unchanged.append(art.id)
             continue
-        sentences = split_sentences(art.id, art.text)  # once: the chunks and the store share them
-        spans, chunk_texts = article_chunks(art.title, sentences, m.chunk_sentences, m.chunk_overlap)
         todo.pop(art.id, None)
-        todo[art.id] = (art, sketch(art.text), sentences, spans)
-        texts[art.id] = chunk_texts + [s.text for s in sentences]
+        todo[art.id], texts[art.id] = prepare(art, m.chunk_sentences, m.chunk_overlap)
     return list(todo.values()), [t for aid in todo for t in texts[aid]], unchanged
+
+
+def prepare(art: Article, chunk_sentences: int, chunk_overlap: int) -> tuple[Planned, list[str]]:
+    """One article's work before embedding, pure (Ray workers run it too): its sentences, chunks and MinHash
+    sketch, and the texts to embed: its chunks, then its sentences."""
+    sentences = split_sentences(art.id, art.text)  # once: the chunks and the store share them
+    spans, chunk_texts = article_chunks(art.title, sentences, chunk_sentences, chunk_overlap)
+    return (art, sketch(art.text), sentences, spans), chunk_texts + [s.text for s in sentences]
 
 
 def _write(store: Store, todo: list[Planned], vectors: np.ndarray, command: str,
@@ -110,7 +122,7 @@ def _write(store: Store, todo: list[Planned], vectors: np.ndarray, command: str,
 
 
 def _embed_with_progress(embedder: Embedder, texts: list[str], progress: Callable[[int, int], None] | None,
-                         batch: int = 512) -> np.ndarray:
+                         batch: int = EMBED_BATCH) -> np.ndarray:
     if not texts:
         return np.zeros((0, embedder.dim), dtype=np.float32)
     parts = []
@@ -136,13 +148,14 @@ def load_paths(paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
 
 def open_or_create(index_dir: Path, embedder: Embedder, chunk_sentences: int = DEFAULTS.chunk_sentences,
                    chunk_overlap: int = DEFAULTS.chunk_overlap, variant: str = "fp32",
-                   on_wait: Callable[[str], None] | None = None) -> Store:
-    """The index in `index_dir`, created empty when there is none; refuses one built by another embedder."""
+                   on_wait: Callable[[str], None] | None = None, store: str = DEFAULTS.store) -> Store:
+    """The index in `index_dir`, created empty when there is none (its search engine chosen by `store`, the
+    RAG_STORE setting); refuses one built by another embedder."""
     if store_mod.exists(index_dir):
-        return store_mod.open_store(index_dir, embedder.name, embedder.dim)
+        return store_mod.open_store(index_dir, embedder.name, embedder.dim, store=store)
     manifest = Manifest(store_mod.FORMAT_VERSION, embedder.name, embedder.dim, chunk_sentences, chunk_overlap, variant)
-    store = store_mod.create(index_dir, manifest, on_wait=on_wait)
-    if store.manifest.embedder != embedder.name or store.manifest.dim != embedder.dim:  # a racing creator's
-        store.close()
-        return store_mod.open_store(index_dir, embedder.name, embedder.dim)
-    return store
+    st = store_mod.create(index_dir, manifest, on_wait=on_wait, store=store)
+    if st.manifest.embedder != embedder.name or st.manifest.dim != embedder.dim:  # a racing creator's
+        st.close()
+        return store_mod.open_store(index_dir, embedder.name, embedder.dim, store=store)
+    return st

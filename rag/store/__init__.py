@@ -2,6 +2,9 @@
 
     store.py     Store: reads the committed state; sees other processes' commits
     writer.py    Writer: one at a time, a transaction per write; merges segments and keeps the IVF up to date
+    engine.py    the search-engine seam (chunk vectors + keyword words) and the store setting (RAG_STORE);
+                 the embedded engine: segments + tantivy below
+    milvus.py    the Milvus engine (a server, or Milvus Lite): vectors and BM25 in one collection per index
     db.py        the SQLite schema and connections
     keywords.py  keyword search: a tantivy BM25 index of each chunk's content words, rebuilt from SQLite if lost
     segments.py  append-only vector segments and the search over them

@@ -7,6 +7,8 @@ Layout of an index folder:
     vectors/         seg-*.npy (+ .ids.npy): append-only vector segments; ann-*.faiss: IVF over the older segments
     write.lock       held by the one writer; says who it is
 A write costs O(the change): new rows, one new segment. Readers see a commit as soon as it lands (`refresh`).
+keywords/ and vectors/ are the embedded search engine; an index created with a Milvus store setting keeps its chunk
+vectors and words in a Milvus collection instead (rag.store.engine, rag.store.milvus); SQLite stays the record.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import math
 import os
 import re
+import secrets
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -32,10 +35,9 @@ from rag.ingest.chunks import chunk_text
 from rag.ingest.sentences import Sentence
 from rag.store import db
 from rag.store.ann import ANN_THRESHOLD
-from rag.store.keywords import FOLDER as KEYWORDS
-from rag.store.keywords import Keywords
+from rag.store.engine import Engine, open_engine, parse_store
 from rag.store.lock import WriterLock
-from rag.store.segments import FOLDER, Segment, Vectors, sync_folder
+from rag.store.segments import Segment, sync_folder
 from rag.text import content_words
 
 if TYPE_CHECKING:
@@ -145,7 +147,8 @@ class Idf(Mapping[str, float]):
 class Store:
     """The committed state of one index folder, read through one SQLite connection and memory-mapped vectors."""
 
-    def __init__(self, index_dir: Path, ann_threshold: int = ANN_THRESHOLD) -> None:
+    def __init__(self, index_dir: Path, ann_threshold: int = ANN_THRESHOLD, store: str = "") -> None:
+        """`store`: the store setting (RAG_STORE); empty means whatever engine the index records."""
         self.index_dir = Path(index_dir)
         self.ann_threshold = ann_threshold
         self._lock = threading.RLock()
@@ -164,8 +167,11 @@ class Store:
             self.manifest = Manifest.from_meta(meta)
         except (KeyError, ValueError) as e:
             raise db.damaged(self.index_dir, f"{db.DB_NAME} has no valid manifest: {e}") from e
-        self.vectors = Vectors(self.index_dir / FOLDER, self.manifest.dim)
-        self.keywords: Keywords | None = None
+        try:
+            self.engine: Engine = open_engine(self, meta, store)
+        except BaseException:
+            self._conn.close()
+            raise
         self.generation = ""
         self._articles: OrderedDict[str, tuple[Article, list[Sentence]]] = OrderedDict()
         self._idf: Idf | None = None
@@ -190,20 +196,7 @@ class Store:
             gen = gen[0][0] if gen else "0"
             if gen == self.generation:
                 return False
-            for attempt in range(3):  # a merge may have removed a segment between reading the list and opening it
-                meta, segments, dead = self._snapshot()
-                try:
-                    self.vectors.sync(segments, meta.get("ann", ""), int(meta.get("ann_upto", 0)), dead)
-                    break
-                except ValueError as e:
-                    if attempt == 2 or meta.get("generation") == self.query(
-                            "SELECT value FROM meta WHERE key = 'generation'")[0][0]:
-                        raise db.damaged(self.index_dir, e) from e
-            self.generation = meta.get("generation", "0")
-            if self.keywords is None:
-                self.keywords = Keywords.open(self.index_dir / KEYWORDS)
-            else:
-                self.keywords.reload()
+            self.generation = self.engine.refresh(self)
             self._articles.clear()
             self._n_chunks = self.query("SELECT count(*) FROM chunks")[0][0]
             self._idf, self._outlets = None, None
@@ -220,9 +213,18 @@ class Store:
             self._conn.execute("COMMIT")
         return meta, segments, dead
 
+    @property
+    def vectors(self):  # noqa: ANN201 - the engine's vectors (embedded: rag.store.segments.Vectors)
+        return self.engine.vectors
+
+    @property
+    def keywords(self):  # noqa: ANN201 - the engine's keyword index (embedded: Keywords, None until rebuilt)
+        return self.engine.keywords
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            self.engine.close()
 
     # ---- reading -------------------------------------------------------------------------------------------------
     def _load(self, article_id: str) -> tuple[Article, list[Sentence]]:
@@ -301,20 +303,21 @@ class Store:
         return chunk_text(art.title, sents[chunk.first : chunk.last + 1])
 
     def vector(self, chunk_id: int) -> np.ndarray:
-        return self.vectors.vector(chunk_id)
+        return self.engine.vector(chunk_id)
 
     def search_vectors(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         self.refresh()
         with self._lock:
-            return self.vectors.search(query, k) if self._n_chunks else []
+            return self.engine.search_vectors(query, k) if self._n_chunks else []
 
     def search_words(self, words: list[str], k: int) -> list[tuple[int, float]]:
         """Chunks by BM25 over the question's content words (any of them may match), best first. Ids of chunks
         not (or no longer) committed may come back: callers read the chunk rows and drop those."""
         self.refresh()
         with self._lock:
-            kw = self.keywords
-        return kw.search([w for w in words if w.strip()], k) if kw is not None and words else []
+            engine = self.engine
+        words = [w for w in words if w.strip()]
+        return engine.search_words(words, k) if words else []
 
     @property
     def idf(self) -> Idf:
@@ -352,7 +355,7 @@ class Store:
     def stats(self) -> dict[str, int]:
         a, s = self.query("SELECT count(*), coalesce(sum(n_sentences), 0) FROM articles")[0]
         c = self.query("SELECT count(*) FROM chunks")[0][0]
-        return {"articles": a, "sentences": s, "chunks": c, "vectors": self.vectors.total - len(self.vectors.dead)}
+        return {"articles": a, "sentences": s, "chunks": c, "vectors": self.engine.live()}
 
     # ---- writing -------------------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -394,9 +397,10 @@ def _write_failed(index_dir: Path, e: BaseException) -> RagError:
 
 
 def open_store(index_dir: Path, embedder: str | None = None, dim: int | None = None,
-               ann_threshold: int = ANN_THRESHOLD) -> Store:
-    """Open an index for reading (and writing through `Store.write`). Checks it was built by `embedder`."""
-    store = Store(Path(index_dir), ann_threshold)
+               ann_threshold: int = ANN_THRESHOLD, store: str = "") -> Store:
+    """Open an index for reading (and writing through `Store.write`). Checks it was built by `embedder`, and, when
+    `store` (the store setting, RAG_STORE) is given, that its vectors live where the setting says."""
+    store = Store(Path(index_dir), ann_threshold, store)
     m = store.manifest
     if embedder and (m.embedder != embedder or (dim and m.dim != dim)):
         store.close()
@@ -407,9 +411,12 @@ def open_store(index_dir: Path, embedder: str | None = None, dim: int | None = N
 
 
 def create(index_dir: Path, manifest: Manifest, ann_threshold: int = ANN_THRESHOLD,
-           on_wait: Callable[[str], None] | None = None) -> Store:
-    """Open the index, creating an empty one first when the folder holds none (safe against a racing creator)."""
+           on_wait: Callable[[str], None] | None = None, store: str = "") -> Store:
+    """Open the index, creating an empty one first when the folder holds none (safe against a racing creator).
+    `store` (RAG_STORE, rag.store.engine.parse_store) chooses the search engine of a new index: empty or
+    "embedded" for the folder's own, a Milvus URI or Milvus Lite path for a new Milvus collection."""
     index_dir = Path(index_dir)
+    target = parse_store(store)
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
         with WriterLock(index_dir, on_wait=on_wait):
@@ -418,8 +425,15 @@ def create(index_dir: Path, manifest: Manifest, ann_threshold: int = ANN_THRESHO
                     raise _not_found(index_dir)
                 tmp = index_dir / f".{db.DB_NAME}.new-{os.getpid()}"
                 try:
+                    engine = {}
+                    if target.kind == "milvus":  # the collection first: a store that cannot reach it is not made
+                        from rag.store.milvus import create_collection
+
+                        engine = {"engine": "milvus", "milvus_uri": target.uri,
+                                  "milvus_collection": f"rag_{secrets.token_hex(8)}"}
+                        create_collection(target.uri, engine["milvus_collection"], manifest.dim, store)
                     conn = db.connect(tmp, create=True)
-                    db.create_schema(conn, {**manifest.meta(), "generation": "1", "next_chunk_id": "0"})
+                    db.create_schema(conn, {**manifest.meta(), "generation": "1", "next_chunk_id": "0", **engine})
                     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                     conn.close()
                     os.replace(tmp, index_dir / db.DB_NAME)
@@ -429,4 +443,4 @@ def create(index_dir: Path, manifest: Manifest, ann_threshold: int = ANN_THRESHO
                         Path(f"{tmp}{suffix}").unlink(missing_ok=True)
     except (OSError, sqlite3.Error) as e:
         raise _write_failed(index_dir, e) from e
-    return Store(index_dir, ann_threshold)
+    return Store(index_dir, ann_threshold, store)

@@ -1,5 +1,6 @@
 """The Writer: changes to an index inside one SQLite transaction, under the folder's writer lock (Store.write), and
-the merging of vector segments and the IVF after each commit."""
+the merging of vector segments and the IVF after each commit. The chunks' vectors and words go to the index's search
+engine (rag.store.engine: the embedded segments + tantivy, or Milvus) through its EngineWriter."""
 
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ from rag.ingest.dedupe import NEAR_DUPLICATE, similarity
 from rag.ingest.sentences import Sentence, split_sentences
 from rag.store import db
 from rag.store.ann import IvfIndex
-from rag.store.keywords import FOLDER as KEYWORDS
-from rag.store.keywords import Keywords, KeywordWriter
 from rag.store.segments import FOLDER, Segment, read_segment, sync_folder, write_segment
 from rag.store.store import Store, chunk_words, signed64, url_host
 
@@ -43,16 +42,16 @@ class Writer:
         meta = db.read_meta(self.conn)
         self.generation = int(meta["generation"])
         self.next_chunk_id = int(meta["next_chunk_id"])
-        self._vectors: list[np.ndarray] = []
-        self._ids: list[np.ndarray] = []
         self._files: list[Path] = []  # segment files written by this transaction: removed if it fails
         self.added = self.updated = self.removed = 0
         self._gone: list[int] = []  # chunk ids removed by this transaction
-        self._clean_orphans()
-        rebuild = Keywords.open(store.index_dir / KEYWORDS) is None
-        self.keywords = KeywordWriter(store.index_dir / KEYWORDS, self.next_chunk_id)
-        if rebuild:
-            self._rebuild_keywords()
+        try:  # drops what a writer that died before its SQLite commit left in the engine
+            self.engine = store.engine.writer(self)
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+                self.conn.close()
+            raise
 
     def q(self, sql: str, args: tuple = ()) -> list[tuple]:
         return self.conn.execute(sql, args).fetchall()
@@ -108,11 +107,10 @@ class Writer:
         self.conn.executemany("INSERT INTO minhash VALUES (?, ?)", [(signed64(h), article.id) for h in sketch])
         self.conn.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?)",
                               [(int(cid), article.id, a, b) for cid, (a, b) in zip(ids, spans, strict=True)])
-        for cid, (a, b) in zip(ids, spans, strict=True):
-            self.keywords.add(int(cid), chunk_words(article.title, sents[a : b + 1]))
         if len(spans):
-            self._vectors.append(np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(spans), -1))
-            self._ids.append(ids)
+            self.engine.add(np.asarray(ids, dtype=np.int64),
+                            np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(spans), -1),
+                            [chunk_words(article.title, sents[a : b + 1]) for a, b in spans])
         if replacing:
             self.updated += 1
         else:
@@ -131,9 +129,9 @@ class Writer:
         if not rows:
             return None
         aid, title, text, date, source, url = rows[0]
-        chunks = self.q("SELECT id FROM chunks WHERE article_id = ?", (aid,))
-        self.conn.executemany("INSERT OR IGNORE INTO tombstones VALUES (?)", chunks)
-        self._gone += [cid for (cid,) in chunks]
+        chunks = [cid for (cid,) in self.q("SELECT id FROM chunks WHERE article_id = ?", (aid,))]
+        self.engine.delete(chunks)
+        self._gone += chunks
         self.conn.execute("DELETE FROM chunks WHERE article_id = ?", (aid,))
         self.conn.execute("DELETE FROM minhash WHERE article_id = ?", (aid,))
         self.conn.execute("DELETE FROM sentence_vectors WHERE article_id = ?", (aid,))
@@ -161,10 +159,7 @@ class Writer:
         if not (self.added or self.updated or self.removed):
             self.conn.execute("ROLLBACK")
             return
-        if self._ids:
-            self._new_segment(np.concatenate(self._vectors), np.concatenate(self._ids))
-        if self.keywords.pending:
-            self.keywords.commit()  # before the SQLite commit: see rag.store.keywords for why that is safe
+        self.engine.prepare()  # the additions are durable before the SQLite commit that names them
         self.conn.execute("INSERT INTO ingest_log (at, pid, command, added, updated, removed) "
                           "VALUES (?, ?, ?, ?, ?, ?)",
                           (time.time(), os.getpid(), self.command, self.added, self.updated, self.removed))
@@ -173,15 +168,10 @@ class Writer:
         self._files = []
         with contextlib.suppress(sqlite3.Error):  # the main file then holds every commit (read-only readers)
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        if self._gone:  # after the commit; until then, or if this fails, readers drop them (no chunk row)
-            try:
-                self.keywords.delete(self._gone)
-                self.keywords.commit()
-            except OSError as e:
-                log.warning("removed chunks stay in the keyword index until the next write: %s", e)
+        self.engine.after_commit(self._gone)  # removals after the commit; until then readers drop them (no chunk row)
 
     def abort(self) -> None:
-        self.keywords.rollback()
+        self.engine.abort()
         with contextlib.suppress(sqlite3.Error):
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
@@ -191,35 +181,8 @@ class Writer:
                 f.unlink(missing_ok=True)
 
     def close(self) -> None:
-        self.keywords.close()
+        self.engine.close()
         self.conn.close()
-
-    def _rebuild_keywords(self) -> None:
-        """The keyword index from the chunks SQLite holds (it was missing or unreadable)."""
-        n = 0
-        for (aid,) in self.q("SELECT id FROM articles"):
-            title, text, spans = self.q("SELECT title, text, spans FROM articles WHERE id = ?", (aid,))[0]
-            pairs = np.frombuffer(spans, dtype=np.int32).reshape(-1, 2)
-            sents = [Sentence(aid, i, int(s), int(e), text[s:e]) for i, (s, e) in enumerate(pairs)]
-            for cid, a, b in self.q("SELECT id, first, last FROM chunks WHERE article_id = ?", (aid,)):
-                self.keywords.add(cid, chunk_words(title, sents[a : b + 1]))
-                n += 1
-        if n:
-            log.warning("rebuilt the keyword index from %d chunks", n)
-            self.keywords.commit()
-
-    def _clean_orphans(self) -> None:
-        """Files in vectors/ that no commit names: left by a writer that died before its commit (we hold the lock,
-        so no other writer is between writing a file and committing it)."""
-        if not self.folder.is_dir():
-            return
-        named = {r[0] for r in self.q("SELECT name FROM segments")}
-        ann = self.q("SELECT value FROM meta WHERE key = 'ann'")
-        keep = {f"{n}.npy" for n in named} | {f"{n}.ids.npy" for n in named} | ({ann[0][0]} if ann else set())
-        for p in self.folder.iterdir():
-            if p.name not in keep:
-                with contextlib.suppress(OSError):
-                    p.unlink()
 
     # ---- merging (after the commit, in transactions of its own) ----------------------------------------------------
     def maintain(self) -> None:
@@ -227,8 +190,7 @@ class Writer:
         the write is already committed, and the next writer tries again."""
         try:
             self.conn = db.connect(self.store.index_dir / db.DB_NAME, write=True)
-            self._merge_open_segments()
-            self._update_ann()
+            self.engine.maintain()  # embedded: _merge_open_segments, then _update_ann
         except (OSError, sqlite3.Error, RuntimeError, ValueError) as e:
             log.warning("merging the index's vector segments failed (%s); the write itself is committed", e)
             self.abort()
