@@ -107,12 +107,12 @@ def harvest(name: str, log=print) -> list[Harvested]:  # noqa: ANN001
     from rag.settings import Settings
 
     qs = resolve_set("seed") if name == "seed" else datasets.build(name)
-    # drafts harvested over an index from before sentence vectors were stored stay valid: the replay needs only
-    # the sentences the model read and its draft
-    older = CACHE / f"{index_path(qs, Settings(), sentence_vectors=False).name}.pkl"
+    # drafts harvested over an index from before sentence vectors were stored (or before int8 chunk vectors) stay
+    # valid: the replay needs only the sentences the model read and its draft
     index_dir = index_path(qs, Settings())
-    path = CACHE / f"{index_dir.name}.pkl"
-    path = older if older.exists() and not path.exists() else path
+    older = [CACHE / f"{index_path(qs, Settings(embedder_variant=v), sentence_vectors=False).name}.pkl"
+             for v in ("int8", "fp32")]
+    path = next((p for p in [CACHE / f"{index_dir.name}.pkl", *older] if p.exists()), CACHE / f"{index_dir.name}.pkl")
     if not path.exists():
         build_index(qs)
     if path.exists():
