@@ -64,3 +64,24 @@ def test_metrics_and_utility_exact() -> None:
     assert utility({"t": m}) == pytest.approx(0.5)
     assert utility({"t": {"accuracy": 0.5, "false_refusal": 0.35}}) == pytest.approx(0.5 - 0.2)
     assert utility({"quail": {"accuracy": 0.0, "false_refusal": 0.1, "refusal": 0.7}}) == pytest.approx(0.8)
+
+
+def test_leave_one_set_out_trains_on_the_other_sets_and_scores_the_one_left_out(monkeypatch) -> None:
+    from dataclasses import replace
+
+    import rag.evals.train_verifier as tv
+
+    n = len(FEATURES)
+    v = Verifier(tuple([0.0] * n), tuple([0.0] * n), tuple([1.0] * n), {"name": 0.4})  # every p = 0.5: answers
+    a = replace(_prepared([1.0, 0.0], draft_correct=True), set="a")  # quoted right
+    b = replace(_prepared([0.0, 0.0], answerable=False), set="b")  # answered though unanswerable
+    seen: list[tuple[str, ...]] = []
+
+    def fake_train(prepared, l2, per_kind):  # noqa: ANN001, ANN202
+        seen.append(tuple(sorted({p.set for p in prepared})))
+        assert (l2, per_kind) == (3.0, False)
+        return v
+
+    monkeypatch.setattr(tv, "train", fake_train)
+    assert tv.leave_one_set_out([a, b], l2=3.0, per_kind=False) == {"a": 1.0, "b": 0.0}
+    assert seen == [("b",), ("a",)]

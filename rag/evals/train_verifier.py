@@ -2,6 +2,7 @@
 
     python -m rag.evals.train_verifier                 # harvest (cached), fit, choose thresholds, write the weights
     python -m rag.evals.train_verifier --report-only   # print dev and test metrics of the packaged weights
+    python -m rag.evals.train_verifier --cv [--l2 X] [--global-thresholds]   # leave-one-set-out on dev
 
 1. Harvest: every question of each set goes through the real pipeline, over the set's whole corpus, up to the
    model's draft (`Answerer.find`, then the default model); the sentences it read are kept with the draft.
@@ -113,6 +114,8 @@ def harvest(name: str, log=print) -> list[Harvested]:  # noqa: ANN001
     older = [CACHE / f"{index_path(qs, Settings(embedder_variant=v), sentence_vectors=False).name}.pkl"
              for v in ("int8", "fp32")]
     path = next((p for p in [CACHE / f"{index_dir.name}.pkl", *older] if p.exists()), CACHE / f"{index_dir.name}.pkl")
+    if (index_dir.parent / path.stem).is_dir():  # the index the drafts were harvested over
+        index_dir = index_dir.parent / path.stem
     if not path.exists():
         build_index(qs)
     if path.exists():
@@ -264,10 +267,12 @@ def utility(by_set: dict[str, dict[str, float]]) -> float:
     return sum(scores) / len(scores)
 
 
-def train(prepared: list[Prepared]) -> Verifier:
+def train(prepared: list[Prepared], l2: float = 1.0, per_kind: bool = True) -> Verifier:
+    """Fit both models (L2 strength `l2`) and choose the thresholds on `prepared`; `per_kind`: refine the answer
+    threshold for each kind of question, else one for all."""
     rows = np.concatenate([p.rows for p in prepared if len(p.rows)])
     labels = np.concatenate([p.labels for p in prepared if len(p.rows)])
-    w, mean, scale = fit(rows, labels)
+    w, mean, scale = fit(rows, labels, l2=l2)
     sentences = Verifier(tuple(w), tuple(mean), tuple(scale), {})
     # the claim model: each supported claim on its sentence, labelled by whether the claim holds a gold answer
     claim_x, claim_y = [], []
@@ -276,7 +281,7 @@ def train(prepared: list[Prepared]) -> Verifier:
             if row is not None:
                 claim_x.append(row)
                 claim_y.append(float(p.answerable and contains_answer(claim, p.answers)))
-    cw, cmean, cscale = fit(np.array(claim_x), np.array(claim_y))
+    cw, cmean, cscale = fit(np.array(claim_x), np.array(claim_y), l2=l2)
     base = replace(sentences, claim_weights=tuple(cw), claim_mean=tuple(cmean), claim_scale=tuple(cscale))
     # thresholds: one for all kinds with the claim threshold, then each kind's own, twice round (coordinate ascent)
     best = None
@@ -288,7 +293,7 @@ def train(prepared: list[Prepared]) -> Verifier:
                 best = (u, v)
     assert best is not None
     for _ in range(2):
-        for kind in KINDS:
+        for kind in KINDS if per_kind else ():
             for answer_at in ANSWER_AT:
                 v = replace(best[1], answer_at={**best[1].answer_at, kind: answer_at})
                 u = utility(metrics(prepared, v))
@@ -301,6 +306,14 @@ def train(prepared: list[Prepared]) -> Verifier:
                 if u > best[0] + 1e-9:
                     best = (u, v)
     return best[1]
+
+
+def leave_one_set_out(prepared: list[Prepared], l2: float = 1.0, per_kind: bool = True) -> dict[str, float]:
+    """Each set's utility under a verifier trained on the other sets: how the training procedure does on a
+    question set it has never seen (the situation of a user's own set)."""
+    sets = sorted({p.set for p in prepared})
+    return {s: utility(metrics([p for p in prepared if p.set == s],
+                               train([p for p in prepared if p.set != s], l2, per_kind))) for s in sets}
 
 
 def table(by_set: dict[str, dict[str, float]]) -> str:
@@ -316,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default=",".join(SETS), help="comma-separated built-in sets (default: %(default)s)")
     ap.add_argument("--report-only", action="store_true", help="evaluate the packaged weights on dev and test")
     ap.add_argument("--out", type=Path, default=WEIGHTS)
+    ap.add_argument("--l2", type=float, default=1.0, help="L2 strength of both logistic models (default: 1)")
+    ap.add_argument("--global-thresholds", action="store_true", help="one answer threshold for every kind")
+    ap.add_argument("--cv", action="store_true", help="only print each dev set's utility when left out of training")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.sets.split(",") if n.strip()]
 
@@ -328,7 +344,12 @@ def main(argv: list[str] | None = None) -> int:
         test = [prepare(h) for h in harvest_split(names, "test", log)]
         print("dev\n" + table(metrics(dev, v)) + "\n\ntest\n" + table(metrics(test, v)))
         return 0
-    v = train(dev)
+    if args.cv:
+        by_set_u = leave_one_set_out(dev, args.l2, not args.global_thresholds)
+        print("left-out set utility (trained on the other dev sets):\n" + "\n".join(
+            f"{s:14}{u:8.3f}" for s, u in by_set_u.items()) + f"\n{'mean':14}{np.mean(list(by_set_u.values())):8.3f}")
+        return 0
+    v = train(dev, args.l2, not args.global_thresholds)
     by_set = metrics(dev, v)
     args.out.write_text(json.dumps({
         "features": list(FEATURES), "weights": list(v.weights), "mean": list(v.mean), "scale": list(v.scale),
