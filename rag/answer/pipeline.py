@@ -13,6 +13,7 @@ from rag.answer.amounts import conflicting_amounts
 from rag.answer.answerability import stems
 from rag.answer.claims import Checked, Claim, check_claim, looks_like_injection, new_words, parse_claims
 from rag.answer.conversation import Turn, condense, with_history
+from rag.answer.premise import MissingReport, missing_report
 from rag.answer.records import Answer, Citation
 from rag.answer.retrieve import Evidence, Filters, Retrieval, Retriever
 from rag.answer.verifier import Question as VQuestion
@@ -103,8 +104,10 @@ class Answerer:
         standalone, retrieval, context = found.standalone, found.retrieval, found.context
         q = VQuestion(question, retrieval.idf)  # the question analysed once, for the names check and the verifier
         missing = absent_names(q, context, retrieval.outlets)
-        if found.prompt is None or missing:  # nothing relevant, or about someone never mentioned: no need to generate
-            yield replace(self._refusal(question, standalone, context, t, missing),
+        report = None if missing else missing_report(standalone, self.retriever.store)
+        if found.prompt is None or missing or report:  # nothing relevant, someone never mentioned, or the report the
+            # question rests on is not in the library: no need to generate
+            yield replace(self._refusal(question, standalone, context, t, missing, report),
                           retrieved=_retrieved_ids(retrieval))
             return
         t0 = time.perf_counter()
@@ -273,9 +276,10 @@ class Answerer:
                       standalone_question=standalone, model=self.generator.name, timings=t)
 
     def _refusal(self, question: str, standalone: str, evidence: list[Evidence], t: dict[str, float],
-                 missing: list[str] | None = None) -> Answer:
+                 missing: list[str] | None = None, report: MissingReport | None = None) -> Answer:
         closest = tuple(_citation(i, ev, ev.score) for i, ev in enumerate(evidence[:3], 1))
-        text = f"The articles don't mention {_and(missing)}." if missing else "The articles don't say."
+        text = (f"The articles don't mention {_and(missing)}." if missing else report.sentence() if report
+                else "The articles don't say.")
         if closest:
             text += " The closest sentences found are listed below."
         return Answer(question, text, (), True, "refused", closest, standalone, self.generator.name, t)

@@ -1,10 +1,11 @@
 """The built-in question sets, built in memory from the public data at run time (never copied into this repository).
 
 The data lives in ../shared/evaldata next to the repository, or in $RAG_EVALDATA (see its README.md). One reader per
-dataset (`realtimeqa`, `quail`, `rgb`), sets built in code from their items (`absent`, `long`), and the dev/test
-split rules in one place (`splits`). A reader returns `Item`s: a question, the articles it brings (evidence and
-distractors) and its split; a set is the questions of the chosen split, sampled (`--limit N`: the N questions whose
-id hashes lowest, in order, so a smaller sample is part of a larger one), with the union of their articles as corpus.
+dataset (`realtimeqa`, `quail`, `rgb`), sets built in code from their items (`absent`, `long`, `long-refusal`), and
+the dev/test split rules in one place (`splits`). A reader returns `Item`s: a question, the articles it brings
+(evidence and distractors) and its split; a set is the questions of the chosen split, sampled (`--limit N`: the N
+questions whose id hashes lowest, in order, so a smaller sample is part of a larger one), with the union of their
+articles as corpus.
 
 CI thresholds live in evals/<name>.toml, one table per run: `[thresholds."30"]` for `rag eval NAME --limit 30`
 (`"all"` without a limit) on the default split `all`, `[thresholds."test-30"]` for `--split test --limit 30`.
@@ -47,6 +48,7 @@ DATASETS: dict[str, Dataset] = {
     "rgb-refusal": Dataset(rgb.REFUSAL_DESCRIPTION, lambda root: rgb.items(root, refusal=True)),
     "absent": Dataset(absent.DESCRIPTION, lambda root: absent.build(realtimeqa.items(root) + rgb.items(root))),
     "long": Dataset(long.DESCRIPTION, lambda root: long.build(realtimeqa.items(root))),
+    "long-refusal": Dataset(long.REFUSAL_DESCRIPTION, lambda root: long.build_refusal(realtimeqa.items(root))),
 }
 BUILTIN = tuple(DATASETS)
 

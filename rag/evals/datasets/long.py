@@ -51,6 +51,32 @@ def build(sources: Sequence[Item]) -> list[Item]:
     return out
 
 
+REFUSAL_DESCRIPTION = ("Long multi-clause questions that the corpus cannot answer: each long question (see `long`) "
+                       "over the RealTimeQA corpus without any question's gold article, kept only when no article "
+                       "left contains one of its answers; every question must be refused.")
+
+
+def build_refusal(sources: Sequence[Item]) -> list[Item]:
+    """`long-refusal`: the long questions of `sources` made unanswerable. Every gold article of every source item
+    leaves the corpus (the distractors stay: web-search results on the same stories, so the questions stay on
+    topic), and a question is kept only when no remaining article contains one of its answers (normalised
+    containment, the accuracy metric's own test). The clause still names the now missing report's outlet and date,
+    as a user who misremembers the source would. Id "long-refusal-<original id>"; split that of the original."""
+    from rag.evals.run import contains_answer
+
+    gold = {a.id for it in sources for a in it.evidence_articles()}
+    left = {a.id: f"{a.title}\n{a.text}" for it in sources for a in it.articles if a.id not in gold}
+    texts = list(left.values())
+    out: list[Item] = []
+    for it in build(sources):
+        q = it.question
+        if not q.answers or any(contains_answer(t, q.answers) for t in texts):
+            continue
+        out.append(Item(Question(f"long-refusal-{q.id.removeprefix('long-')}", q.question, (), False, (), q.history,
+                                 "long-refusal"), tuple(a for a in it.articles if a.id not in gold), it.split))
+    return out
+
+
 def lengthen(question: str, outlet: str, iso_date: str, template: int) -> str:
     """`question` with a clause naming `outlet` and the date (template 0, 1 or 2; see the module docstring)."""
     question = question.strip()

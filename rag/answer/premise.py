@@ -1,0 +1,108 @@
+"""A question's premise about its source: "According to CNN's report of June 12, 2022, …", "…, as CNN reported on
+June 12, 2022?". When the question names an outlet the library holds articles from, and a date, and none of that
+outlet's articles is dated within a day of it, the report the question rests on is not in the library: the answer
+says so instead of answering from another outlet's or another day's story. An outlet whose articles carry no dates,
+or a question naming no date, is not judged."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date as Date
+from datetime import timedelta
+
+from rag.store import Store
+
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+_SPOKEN = re.compile(r"\b(" + "|".join(m.capitalize() for m in _MONTHS) + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+"
+                     r"(\d{4})\b")
+_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+SLACK = timedelta(days=1)  # a report dated the day before or after (time zones, a late edition) still counts
+
+
+@dataclass(frozen=True)
+class MissingReport:
+    outlet: str
+    day: Date
+
+    def sentence(self) -> str:
+        return f"The articles include no {self.outlet} report from {_spoken(self.day)}."
+
+
+def question_dates(question: str) -> list[Date]:
+    """The calendar dates written in the question ("June 12, 2022", "2022-06-12")."""
+    out = []
+    for month, day, year in _SPOKEN.findall(question):
+        out += _valid(int(year), _MONTHS.index(month.lower()) + 1, int(day))
+    for year, month, day in _ISO.findall(question):
+        out += _valid(int(year), int(month), int(day))
+    return out
+
+
+def outlet_label(name: str) -> str:
+    """What a question calls an outlet: "cnn.com", "edition.cnn.com" → "cnn"; "bbc.co.uk" → "bbc"; "The Verge" →
+    "theverge" (letters and digits only, lower case; a question's "The Verge" or "USA Today" reads the same)."""
+    name = name.strip().lower()
+    if re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", name):  # a web host
+        labels = [x for x in name.split(".") if x not in ("www", "m", "amp", "edition")]
+        while len(labels) > 1 and (len(labels[-1]) <= 3 or labels[-1] in ("info", "news")):
+            labels.pop()
+        name = labels[-1] if labels else name
+    return re.sub(r"[^a-z0-9]", "", name)
+
+
+def named_outlets(question: str, names: list[str]) -> list[str]:
+    """Which of the library's outlet names (sources as stored, web hosts) the question names: a label matches one
+    word of the question or two or three consecutive ones ("USA Today" → "usatoday")."""
+    words = [_norm(w) for w in question.split()]
+    spans = {"".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
+    return [n for n in names if len(outlet_label(n)) >= 2 and outlet_label(n) in spans]
+
+
+def missing_report(question: str, store: Store) -> MissingReport | None:
+    """The (outlet, date) report the question names when the library has none like it, else None."""
+    days = question_dates(question)
+    if not days:
+        return None
+    sources, hosts = store.outlets()
+    by_label: dict[str, set[str]] = {}
+    for name in named_outlets(question, [*sources, *hosts]):
+        by_label.setdefault(outlet_label(name), set()).add(name)
+    for label, names in by_label.items():
+        marks = ",".join("?" * len(names))
+        dated = store.query(f"SELECT DISTINCT substr(date, 1, 10) FROM articles WHERE date != '' AND "
+                            f"(source IN ({marks}) OR host IN ({marks}))", (*names, *names))
+        have = {d for (d,) in dated}
+        if not have:
+            continue  # its articles carry no dates: nothing to judge by
+        for day in days:
+            if not {(day + k * SLACK).isoformat() for k in (-1, 0, 1)} & have:
+                return MissingReport(_as_written(question, label), day)
+    return None
+
+
+def _as_written(question: str, label: str) -> str:
+    """The outlet as the question writes it ("USA Today" for "usatoday")."""
+    raw = question.split()
+    for n in (1, 2, 3):
+        for i in range(len(raw) - n + 1):
+            span = raw[i : i + n]
+            if "".join(_norm(w) for w in span) == label:
+                return " ".join(span).removesuffix("'s").removesuffix("’s").strip(",.;:?!\"“”")
+    return label
+
+
+def _norm(word: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", word.lower().removesuffix("'s").removesuffix("’s"))
+
+
+def _valid(year: int, month: int, day: int) -> list[Date]:
+    try:
+        return [Date(year, month, day)]
+    except ValueError:
+        return []
+
+
+def _spoken(day: Date) -> str:
+    return f"{_MONTHS[day.month - 1].capitalize()} {day.day}, {day.year}"

@@ -1,0 +1,75 @@
+"""A question's premise about its source ("According to CNN's report of June 12, 2022, …"): parsing pinned exactly,
+then the real index, embedder and verifier refusing a question whose report the library does not hold."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from test_trust import FixedDraft
+
+from rag.answer.pipeline import Answerer
+from rag.answer.premise import MissingReport, missing_report, named_outlets, outlet_label, question_dates
+from rag.ingest.articles import make_article
+from rag.library import Library
+
+
+def test_dates_written_in_a_question() -> None:
+    assert question_dates("According to CNN's report of June 12, 2022, who won?") == [date(2022, 6, 12)]
+    assert question_dates("as CNN reported on Sept. 3, 2022?") == []  # abbreviations other than "May." are not read
+    assert question_dates("published on September 3rd, 2022 or 2022-09-05") == [date(2022, 9, 3), date(2022, 9, 5)]
+    assert question_dates("What happened on February 30, 2022?") == []  # no such day
+    assert question_dates("Who won in 2022?") == []
+
+
+@pytest.mark.parametrize(("name", "label"), [
+    ("cnn.com", "cnn"), ("edition.cnn.com", "cnn"), ("www.usatoday.com", "usatoday"), ("bbc.co.uk", "bbc"),
+    ("The Verge", "theverge"), ("CNN", "cnn"), ("theverge.com", "theverge"),
+])
+def test_outlet_labels(name: str, label: str) -> None:
+    assert outlet_label(name) == label
+
+
+def test_outlets_a_question_names() -> None:
+    names = ["cnn.com", "www.usatoday.com", "The Verge", "Reuters"]
+    assert named_outlets("According to CNN's report of June 18, 2022, …", names) == ["cnn.com"]
+    assert named_outlets("as USA Today and The Verge reported", names) == ["www.usatoday.com", "The Verge"]
+    assert named_outlets("Who said Reutersville was closed?", names) == []
+    assert MissingReport("USA Today", date(2022, 6, 18)).sentence() == \
+        "The articles include no USA Today report from June 18, 2022."
+
+
+@pytest.fixture(scope="module")
+def storm_library(tmp_path_factory, minilm) -> Library:
+    lib = Library(tmp_path_factory.mktemp("premise"), embedder=minilm)
+    lib.add_articles([
+        make_article("Storm hits the coast", "A storm hit the northern coast on Monday. Winds reached 120 mph and "
+                     "the harbour closed. Ferries stopped for two days.", url="https://edition.cnn.com/storm",
+                     source="cnn.com", date="2026-03-02T08:00:00Z"),
+        make_article("Harbour reopens", "The harbour reopened on Thursday after the storm. Ferries resumed at noon.",
+                     url="https://wire.example/harbour", source="Wire One", date=""),
+    ])
+    return lib
+
+
+def test_a_report_the_library_holds_is_no_missing_report(storm_library: Library) -> None:
+    store = storm_library.store
+    for day in ("March 1, 2026", "March 2, 2026", "March 3, 2026"):  # the day before or after still counts
+        assert missing_report(f"According to CNN's report of {day}, how strong were the winds?", store) is None
+    assert missing_report("According to CNN's report of March 4, 2026, how strong were the winds?", store) == \
+        MissingReport("CNN", date(2026, 3, 4))
+
+
+def test_a_question_resting_on_a_report_the_library_lacks_is_refused_saying_so(storm_library: Library) -> None:
+    answerer = Answerer(storm_library.retriever, FixedDraft("120 mph. [1]"))
+    a = answerer.ask("How strong were the winds of the storm, as CNN reported on May 9, 2026?")
+    assert a.refused and a.citations == ()
+    assert a.text.startswith("The articles include no CNN report from May 9, 2026.")
+    assert a.closest and "120 mph" in a.closest[0].text  # the nearest sentences are still shown
+
+
+def test_an_outlet_without_dated_articles_or_a_question_without_a_date_is_not_judged(storm_library: Library) -> None:
+    store = storm_library.store
+    assert missing_report("According to Wire One's report of May 9, 2026, when did the ferries resume?", store) is None
+    assert missing_report("According to CNN, how strong were the winds of the storm?", store) is None
+    assert missing_report("What did the Daily Planet report on May 9, 2026?", store) is None  # not an outlet here
