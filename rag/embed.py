@@ -96,11 +96,15 @@ class MiniLM:
                 self._numpy = NumpyMiniLM(self.model_dir())
         return self._numpy
 
+    def uses_numpy(self, n: int, torch_loaded: bool) -> bool:
+        """Whether `embed` of n texts runs the numpy engine: small batches do, and up to 4x that while torch is not
+        loaded yet (its ~5 s import costs more than numpy's slower pass). Ray ingestion follows the same rule."""
+        return n <= self.small_batch or (not torch_loaded and n <= 4 * self.small_batch)
+
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # up to 4x that while torch is not loaded yet: its ~5 s import costs more than numpy's slower pass
-        if len(texts) <= self.small_batch or (self._model is None and len(texts) <= 4 * self.small_batch):
+        if self.uses_numpy(len(texts), self._model is not None):
             return self.numpy_model.encode(texts)
         vecs = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False)

@@ -10,6 +10,7 @@ from pathlib import Path
 from rag import store as store_mod
 from rag.answer.retrieve import Evidence, Filters, Retriever
 from rag.embed import Embedder, MiniLM
+from rag.errors import RagError
 from rag.ingest.articles import Article
 from rag.ingest.pipeline import IngestSummary, ingest_articles, load_paths, open_or_create
 from rag.settings import DEFAULTS
@@ -93,8 +94,7 @@ class Library:
         """Add the article files under `paths`. `engine="ray"` splits and embeds on Ray workers (the `ray` extra):
         a Ray started here on this machine's CPUs, or the cluster at `address` ("auto", HOST:6379,
         ray://HOST:10001); the index gets the same content either way."""
-        from rag.errors import RagError
-        from rag.ingest import distributed
+        from rag.ingest import distributed  # Ray itself is imported only for --engine ray
 
         if engine not in distributed.ENGINES:
             raise RagError(f"Unknown --engine {engine!r}: choose one of {', '.join(distributed.ENGINES)} "

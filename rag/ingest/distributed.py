@@ -174,13 +174,13 @@ def _factory(embedder: Embedder) -> Callable[[], Embedder]:
 
 
 def _engines(embedder: Embedder, sizes: list[int]) -> list[str]:
-    """For each slice, in order, the engine `embedder.embed` would pick on this process (see MiniLM.embed)."""
+    """For each slice, in order, the engine `embedder.embed` would pick on this process (MiniLM.uses_numpy)."""
     if not isinstance(embedder, MiniLM):
         return ["embed"] * len(sizes)
     loaded = getattr(embedder, "_model", None) is not None
     out = []
     for n in sizes:
-        numpy = n <= embedder.small_batch or (not loaded and n <= 4 * embedder.small_batch)
+        numpy = embedder.uses_numpy(n, loaded)
         out.append("numpy" if numpy else "torch")
         loaded = loaded or not numpy
     return out
