@@ -16,7 +16,8 @@ def _prepared(labels: list[float], claims: tuple[str, ...] = (), support: list[l
     rows[:, 0] = 1.0
     sup = np.array(support if support is not None else [[0.0] * len(labels) for _ in claims])
     return Prepared("t", kind, answerable, ("Oslo",) if answerable else (), rows, np.array(labels), absent, claims,
-                    tuple(() for _ in claims), tuple(1 for _ in claims), sup.reshape(len(claims), len(labels)),
+                    tuple(() for _ in claims), tuple(1 for _ in claims), tuple(True for _ in claims),
+                    sup.reshape(len(claims), len(labels)),
                     sentences, draft_correct)
 
 

@@ -16,6 +16,8 @@ from rag.answer.verifier import (
     Question,
     Verifier,
     absent_names,
+    claim_answers,
+    claim_features,
     features,
     name_in,
     question_names,
@@ -82,6 +84,38 @@ def test_feature_row_exact_values() -> None:
     assert row["new_words"] == pytest.approx(np.log1p(3))  # rustem, umerov, istanbul
     assert row["asks_question"] == 0.0 and row["gap_to_best"] == 0.0
     assert (row["type_number"], row["type_date"], row["type_name"]) == (0.0, 0.0, 1.0)
+
+
+@pytest.mark.parametrize(("question", "claim", "answers"), [
+    ("Who is the CEO of Lego in 2021?", "The LEGO chief executive.", False),  # names nothing the question did not
+    ("Who is the CEO of Lego in 2021?", "Niels Christiansen.", True),
+    ("Who won the men's singles U.S. Open in 2020?", "The U.S. Open men's singles title was won by ...", False),
+    ("Which country won the most medals?", "The United States.", True),
+    ("Which show took home the award for outstanding drama series?", "“Succession” won the award.", True),
+    ("Where was Super Bowl 2021 held?", "The home of Super Bowl 2021.", False),
+    ("How many medals did Norway win?", "Norway won medals.", False),
+    ("How many medals did Norway win?", "37.", True),
+    ("How many medals did Norway win?", "Thirty-seven, a record.", True),
+    ("When was Splatoon 2 released?", "Splatoon 2 was released.", False),
+    ("When was Splatoon 2 released?", "In July 2017.", True),
+    ("Which continent will require a common charger?", "Europe.", True),  # any word of its own for other kinds
+    ("Which continent will require a common charger?", "The continent will require it.", False),
+])
+def test_claim_answers_needs_something_of_the_asked_kind_beyond_the_question(question: str, claim: str,
+                                                                            answers: bool) -> None:
+    assert claim_answers(claim, Question(question, {})) is answers
+
+
+def test_claim_row_exact_values() -> None:
+    q = Question("Who leads the delegation?", {})
+    rows = np.zeros((2, len(FEATURES)))
+    rows[:, FEATURES.index("cover_sentence")] = [0.5, 0.25]
+    rows[:, FEATURES.index("cover_window")] = [0.75, 0.5]
+    row = claim_features(q, 2, True, 1, 0.8, False, np.array([0.6, 0.3]), rows)
+    expected = dict(bias=1.0, likely=0.3, likely_share=0.5, support=0.8, best_likely=0.6, claim_words=np.log1p(2),
+                    marker_ok=0.0, rank=0.5, type_number=0.0, type_date=0.0, type_name=1.0, cover=0.25,
+                    cover_share=0.5, cover_window=0.5, claim_typed=1.0)
+    assert row.tolist() == pytest.approx([expected[name] for name in CLAIM_FEATURES])
 
 
 def test_probabilities_are_the_logistic_of_standardised_features() -> None:

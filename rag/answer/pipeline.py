@@ -17,7 +17,7 @@ from rag.answer.premise import MissingReport, missing_report
 from rag.answer.records import Answer, Citation
 from rag.answer.retrieve import Evidence, Filters, Retrieval, Retriever
 from rag.answer.verifier import Question as VQuestion
-from rag.answer.verifier import Verifier, absent_names, claim_features, features, name_in, vocabulary
+from rag.answer.verifier import Verifier, absent_names, claim_answers, claim_features, features, name_in, vocabulary
 from rag.errors import RagError
 from rag.generate import Generator, Prompt
 from rag.settings import DEFAULTS
@@ -181,8 +181,8 @@ class Answerer:
             c = check_claim(cl, question, context, likely, numbered=self.evidence_sentences)
             if c is not None:
                 n = next(i for i, ev in enumerate(context) if ev is c.evidence)
-                row = claim_features(q, len(new_words(c.claim, question)), n, c.support, not c.recited, likely,
-                                     rows)
+                row = claim_features(q, len(new_words(c.claim, question)), claim_answers(c.claim, q), n, c.support,
+                                     not c.recited, likely, rows)
                 (checked if self.verifier.keeps(row, q.kind) else supported).append(c)
         if not checked:
             best = int(np.argmax(likely)) if len(likely) else -1

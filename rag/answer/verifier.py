@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer.answerability import (
+    NUMBER_WORDS,
     _stem,
     expected_type,
     has_answer_type,
@@ -38,7 +39,7 @@ from rag.text import STOPWORDS, normalize
 WEIGHTS = Path(__file__).with_name("verifier.json")
 REFUSAL_OVERRULED_AT = 0.5  # a sentence this likely is quoted even when the model said "not in the articles"
 CLAIM_FEATURES = ("bias", "likely", "likely_share", "support", "best_likely", "claim_words", "marker_ok", "rank",
-                  "type_number", "type_date", "type_name", "cover", "cover_share", "cover_window")
+                  "type_number", "type_date", "type_name", "cover", "cover_share", "cover_window", "claim_typed")
 FEATURES = ("bias", "dense", "score", "cover_sentence", "cover_article", "answer_type", "constraints", "top_rank",
             "draft_refused", "names_sentence", "names_article", "new_words",
             "asks_question", "gap_to_best", "type_number", "type_date", "type_name", "cover_window", "cover_title",
@@ -242,18 +243,35 @@ def features(q: Question, context: Sequence[Evidence], draft_refused: bool,
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
 
-def claim_features(q: Question, claim_words: int, sentence: int, support: float, cited: bool,
+def claim_answers(claim: str, q: Question) -> bool:
+    """Does a model claim hold something of the kind the question asks for, beyond the question's own words: a name
+    for "who", a number for "how many", a date for "when", some word of its own otherwise? "The home of Super Bowl
+    2021." names nothing new, so it does not answer "Where was Super Bowl 2021?"; "“Succession” won." answers "Which
+    show won?"."""
+    if q.kind == "name":
+        return any(w[:1].isupper() and _plain(w) not in _NOT_NAMES and not stems(w) <= q.stems
+                   for w in (w.lstrip("\"'“‘(") for w in claim.split()))
+    if q.kind == "number":
+        return any((any(ch.isdigit() for ch in w) or w in NUMBER_WORDS) and w not in normalize(q.text).split()
+                   for w in normalize(claim).split())
+    if q.kind == "date":
+        return has_answer_type(claim, q.text)
+    return bool(stems(claim) - q.stems)
+
+
+def claim_features(q: Question, claim_words: int, typed: bool, sentence: int, support: float, cited: bool,
                    likely: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """One row of CLAIM_FEATURES: a model claim resting on context sentence `sentence` (its support, whether the
-    model's own marker pointed there), seen against how likely that sentence and the likeliest one answer, and how
-    much of the question that sentence is about (`rows`: the sentences' FEATURES)."""
+    model's own marker pointed there), seen against how likely that sentence and the likeliest one answer, how
+    much of the question that sentence is about (`rows`: the sentences' FEATURES), and whether the claim itself holds
+    an answer of the asked kind (`typed`: `claim_answers`)."""
     best = float(likely.max(initial=0.0))
     p = float(likely[sentence])
     cover = rows[:, FEATURES.index("cover_sentence")]
     return np.array([1.0, p, p / best if best else 0.0, support, best, math.log1p(claim_words), float(cited),
                      1.0 / (1 + int((likely > p).sum())), float(q.kind == "number"), float(q.kind == "date"),
                      float(q.kind == "name"), cover[sentence], cover[sentence] / cover.max() if cover.max() else 0.0,
-                     rows[sentence, FEATURES.index("cover_window")]])
+                     rows[sentence, FEATURES.index("cover_window")], float(typed)])
 
 
 def _logistic(rows: np.ndarray, weights: Sequence[float], mean: Sequence[float], scale: Sequence[float]) -> np.ndarray:

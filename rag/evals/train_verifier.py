@@ -44,6 +44,7 @@ from rag.answer.verifier import (
     Question,
     Verifier,
     absent_names,
+    claim_answers,
     claim_features,
     features,
 )
@@ -54,7 +55,7 @@ SETS = ("realtimeqa", "long", "rgb", "rgb-refusal", "quail", "seed")
 CACHE = Path(".cache/verifier")
 ANSWER_AT = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
 KINDS = ("number", "date", "name", "other")
-CLAIM_AT = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+CLAIM_AT = (0.03, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 DEFER_SHARE = (0.0, 0.1, 0.2, 0.3, 0.5)
 FALSE_REFUSAL_CEILING = 0.15
 NUMBERED = DEFAULTS.evidence_sentences  # the sentences numbered in the prompt: a model's [n] beyond them is not its own
@@ -92,6 +93,7 @@ class Prepared:
     claims: tuple[str, ...]
     cited: tuple[tuple[int, ...], ...]  # each claim's own [n] markers
     claim_words: tuple[int, ...]  # each claim's new content words
+    claim_typed: tuple[bool, ...]  # each claim holds an answer of the asked kind (verifier.claim_answers)
     support: np.ndarray  # claims x sentences
     sentences: tuple[str, ...]
     draft_correct: bool
@@ -179,7 +181,8 @@ def prepare(h: Harvested) -> Prepared:
     absent = bool(ctx and absent_names(q, ctx, h.outlets))
     return Prepared(h.set, q.kind, h.answerable, h.answers, rows, labels, absent,
                     tuple(c.text for c in claims), tuple(c.cited for c in claims),
-                    tuple(len(new_words(c.text, h.question)) for c in claims), sup.reshape(len(claims), len(ctx)),
+                    tuple(len(new_words(c.text, h.question)) for c in claims),
+                    tuple(claim_answers(c.text, q) for c in claims), sup.reshape(len(claims), len(ctx)),
                     tuple(ev.sentence.text for ev in ctx), h.answerable and contains_answer(h.draft, h.answers),
                     not ctx or ctx[0].score < DEFAULTS.refuse_below, refused)
 
@@ -210,8 +213,8 @@ def claim_rows(p: Prepared, likely: np.ndarray) -> list[np.ndarray | None]:
             continue
         marked = [n - 1 for n in p.cited[ci] if 1 <= n <= min(NUMBERED, len(sup)) and ok[n - 1]]
         n = marked[0] if marked else max(np.flatnonzero(ok), key=lambda i: (likely[i], sup[i]))
-        out.append(claim_features(kind, p.claim_words[ci], int(n), float(sup[n]), bool(marked), likely,  # type: ignore[arg-type]
-                                  p.rows))
+        out.append(claim_features(kind, p.claim_words[ci], p.claim_typed[ci], int(n), float(sup[n]),  # type: ignore[arg-type]
+                                  bool(marked), likely, p.rows))
     return out
 
 
