@@ -38,6 +38,7 @@ from rag.ingest.sentences import split_sentences
     ("The talks were held where?", []),
     ("How many people died in the floods in Pakistan in August?", ["Pakistan"]),  # months are not names
     ("What did the President say?", []),  # generic words alone are not names
+    ("Corporate America is canceling Kanye West. Among them, who?", ["Corporate America", "Kanye West"]),
 ])
 def test_question_names(question: str, names: list[str]) -> None:
     assert question_names(question) == names
@@ -67,6 +68,16 @@ def test_absent_names_look_at_whole_retrieved_articles_titles_sources_and_urls()
     assert absent_names(Question("Where will Umerov's talks be held?", {}), [ev]) == []
     assert absent_names(Question("What did CNN report about Istanbul?", {}), [ev]) == []  # from the URL
     assert absent_names(Question("What did Example News say?", {}), [ev]) == []  # from the source
+
+
+def test_titles_and_generic_words_do_not_make_a_name_absent() -> None:
+    """"Pres" is a title, "America" a place as generic as "States": a question index that knows neither word must
+    not refuse a question about Trump or about companies (both seen in replayed QuAIL and RealTimeQA questions)."""
+    ev = _evidence("President Donald Trump said Comey was a poor leader. Adidas cut ties with the corporate giant.")
+    idf = {"president": 1.0, "donald": 2.0, "trump": 3.0, "comey": 4.0, "adidas": 4.0, "corporate": 2.0}
+    assert absent_names(Question("When did Pres Trump say Comey was a poor leader?", idf), [ev]) == []
+    assert absent_names(Question("Corporate America is canceling Kanye. Which company cost him most?", idf),
+                        [ev]) == ["Kanye"]
 
 
 def test_feature_row_exact_values() -> None:

@@ -62,15 +62,15 @@ _ALIASES = {"usa": "us", "america": "us", "uk": "britain", "u.k": "britain"}
 # words that make up names but do not tell one from another ("President", "Cup"): not enough to be a name alone
 _GENERIC = {
     "president", "vice", "minister", "prime", "secretary", "general", "king", "queen", "prince", "princess", "pope",
-    "senator", "sen", "rep", "governor", "gov", "mayor", "mr", "mrs", "ms", "dr", "ceo", "chief", "company", "inc",
-    "corp", "co", "ltd", "university", "day", "cup", "open", "championship", "award", "awards", "prize", "league",
-    "party", "city", "state", "states", "united", "national", "international", "north", "south", "east", "west",
-    "new", "republic", "democrats", "democrat", "democratic", "republicans", "republican", "court", "supreme",
+    "senator", "sen", "rep", "pres", "governor", "gov", "mayor", "mr", "mrs", "ms", "dr", "ceo", "chief", "company",
+    "inc", "corp", "co", "ltd", "university", "day", "cup", "open", "championship", "award", "awards", "prize",
+    "league", "party", "city", "state", "states", "united", "national", "international", "north", "south", "east",
+    "west", "new", "republic", "democrats", "democrat", "democratic", "republicans", "republican", "court", "supreme",
     "house", "senate", "congress", "department", "federal", "government", "army", "world", "war", "news", "times",
     "post", "journal", "festival", "games", "olympics", "olympic", "series", "final", "finals", "grand", "st",
     "saint", "lake", "river", "mount", "island", "islands", "county", "province", "region", "council", "ministry",
     "bank", "group", "club", "team", "association", "agency", "office", "service", "services", "foundation", "the",
-    "american", "americans", "british", "european", "russian", "ukrainian", "chinese", "covid", "covid-19",
+    "america", "american", "americans", "british", "european", "russian", "ukrainian", "chinese", "covid", "covid-19",
     "organization", "organisation", "airlines", "airline", "airways", "show", "museum", "institute", "school",
     "hospital", "airport", "stadium", "park", "street", "road", "bridge", "center", "centre", "church", "palace",
     "channel", "network", "studio", "studios", "records", "media", "press", "magazine", "daily", "tribune",
@@ -88,6 +88,8 @@ def question_names(question: str) -> list[str]:
         keep = [w for w in words if _plain(w) not in _NOT_NAMES]
         if m.start() == 0 and keep and keep[0] == words[0] and len(_plain(words[0])) < 3:
             keep = keep[1:]
+        if keep and keep[-1].endswith(".") and keep[-1].count(".") == 1:  # "Kanye West. Among…": the stop, not "U.S."
+            keep[-1] = keep[-1][:-1]
         if keep and any(_plain(w) not in _GENERIC and len(_plain(w)) >= 2 for w in keep):
             names.append(" ".join(keep))
     return names
