@@ -9,7 +9,15 @@ import pytest
 from test_trust import FixedDraft
 
 from rag.answer.pipeline import Answerer
-from rag.answer.premise import MissingReport, missing_report, named_outlets, outlet_label, question_dates
+from rag.answer.premise import (
+    MissingReport,
+    attributed_filter,
+    missing_report,
+    named_outlets,
+    outlet_label,
+    question_dates,
+)
+from rag.answer.retrieve import Filters
 from rag.ingest.articles import make_article
 from rag.library import Library
 
@@ -75,3 +83,29 @@ def test_an_outlet_without_dated_articles_or_a_question_without_a_date_is_not_ju
     assert missing_report("What did the Daily Planet report on May 9, 2026?", store) is None  # not an outlet here
     # a word that is also an outlet's name does not refuse a question about a report the library holds
     assert missing_report("According to CNN's report of March 2, 2026, did Wire One cover the storm?", store) is None
+
+
+def test_a_question_attributing_its_fact_to_an_outlet_filters_retrieval_to_it(storm_library: Library) -> None:
+    store = storm_library.store
+    cnn = ("cnn.com", "edition.cnn.com")  # the source as stored and the web host
+    assert attributed_filter("According to CNN's report of March 2, 2026, how strong were the winds?", store) == \
+        Filters(cnn, "2026-03-01", "2026-03-03")  # a day either side, as the premise check allows
+    assert attributed_filter("How strong were the winds, as CNN reported?", store) == Filters(cnn)
+    assert attributed_filter("When did the harbour reopen, according to Wire One?", store) == \
+        Filters(("Wire One", "wire.example"))
+    assert attributed_filter("Did CNN cover the harbour?", store) is None  # names an outlet, attributes nothing
+    assert attributed_filter("When did the harbour reopen, according to the report?", store) is None  # no outlet
+    # an outlet's name far from any attributing word is a word of the question, not its source
+    assert attributed_filter("The report says ferries stopped; which harbour near the coast did CNN film?", store) \
+        is None
+
+
+def test_an_attributed_question_is_answered_only_from_that_outlet(storm_library: Library) -> None:
+    """The Wire One article says when ferries resumed; the question asks what CNN reported: real retrieval and
+    verifier, and nothing from Wire One may be cited or shown."""
+    answerer = Answerer(storm_library.retriever, FixedDraft("Ferries resumed at noon. [1]"))
+    a = answerer.ask("According to CNN's report of March 2, 2026, when did the ferries resume?")
+    shown = [*a.citations, *a.closest]
+    assert shown and all(c.url == "https://edition.cnn.com/storm" for c in shown)
+    plain = answerer.ask("When did the ferries resume?")  # without the attribution, Wire One's sentence is found
+    assert any(c.url == "https://wire.example/harbour" for c in [*plain.citations, *plain.closest])

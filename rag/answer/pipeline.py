@@ -13,7 +13,7 @@ from rag.answer.amounts import conflicting_amounts
 from rag.answer.answerability import stems
 from rag.answer.claims import Checked, Claim, check_claim, looks_like_injection, new_words, parse_claims
 from rag.answer.conversation import Turn, condense, with_history
-from rag.answer.premise import MissingReport, missing_report
+from rag.answer.premise import MissingReport, attributed_filter, missing_report
 from rag.answer.records import Answer, Citation
 from rag.answer.retrieve import Evidence, Filters, Retrieval, Retriever
 from rag.answer.verifier import Question as VQuestion
@@ -136,7 +136,14 @@ class Answerer:
         standalone = condense(question, history)
         t["condense"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        retrieval = self.retriever.retrieve(standalone, filters, rank_by=question, max_sentences=CONTEXT_SENTENCES)
+        # a question that attributes its fact to an outlet ("according to CNN's report of June 12") is answered from
+        # that outlet's articles; filters the user chose win. When that outlet has nothing near the date, the whole
+        # library is searched: the premise check refuses, showing the closest sentences
+        inferred = None if filters else attributed_filter(standalone, self.retriever.store)
+        retrieval = self.retriever.retrieve(standalone, filters or inferred, rank_by=question,
+                                            max_sentences=CONTEXT_SENTENCES)
+        if inferred and not retrieval.hits:
+            retrieval = self.retriever.retrieve(standalone, None, rank_by=question, max_sentences=CONTEXT_SENTENCES)
         t["retrieve"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         # every sentence the model reads may back a claim; the best few are numbered in the prompt

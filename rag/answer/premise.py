@@ -2,7 +2,11 @@
 June 12, 2022?". When the question names an outlet the library holds articles from, and a date, and none of that
 outlet's articles (of any outlet it names) is dated within a day of it, the report it rests on is not there: the
 answer says so instead of answering from another outlet's or another day's story. An outlet whose articles carry
-no dates, or a question naming no date, is not judged."""
+no dates, or a question naming no date, is not judged.
+
+When the premise holds, it also says where to look (`attributed_filter`): a question that attributes its fact to an
+outlet ("according to CNN", "reported by The Verge") is answered from that outlet's articles, near its date if it
+names one, not from another outlet's story of the same events."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
 
+from rag.answer.retrieve import Filters
 from rag.store import Store
 
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -20,6 +25,12 @@ _SPOKEN = re.compile(r"\b(" + "|".join(m.capitalize() for m in _MONTHS) + r")\.?
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _SECOND_LEVEL = {"co", "com", "org", "net", "gov", "ac", "edu", "ne", "or"}
 SLACK = timedelta(days=1)  # a report dated the day before or after (time zones, a late edition) still counts
+# words that attribute a fact to a source; the outlet must stand within NEAR words of one ("according to CNN's
+# report", "as CNN reported", "reported by both TechCrunch and The Verge"), so a word that merely equals an outlet's
+# name ("what time…" and time.com) filters nothing
+_ATTRIBUTION = re.compile(r"^(according|report|reports|reported|reporting|article|articles|story|stories|wrote|"
+                          r"published|coverage|covered|says|said)$")
+NEAR = 5
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,28 @@ def named_outlets(question: str, names: list[str]) -> list[str]:
     words = [_norm(w) for w in question.split()]
     spans = {"".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
     return [n for n in names if len(outlet_label(n)) >= 2 and outlet_label(n) in spans]
+
+
+def attributed_filter(question: str, store: Store) -> Filters | None:
+    """The question's own source constraint as a retrieval filter: "According to CNN's report of June 12, 2022, …" →
+    CNN's articles dated June 11–13, 2022; "Which company, reported by both TechCrunch and The Verge, …" → those two
+    outlets' articles. None when it attributes nothing to an outlet the library holds."""
+    words = [_norm(w) for w in question.split()]
+    cues = [i for i, w in enumerate(words) if _ATTRIBUTION.match(w)]
+    if not cues:
+        return None
+    sources, hosts = store.outlets()
+    labels = {outlet_label(n) for n in named_outlets(question, [*sources, *hosts])}
+    starts = {label: [i for n in (1, 2, 3) for i in range(len(words) - n + 1) if "".join(words[i : i + n]) == label]
+              for label in labels}
+    near = {label for label, at in starts.items() if any(abs(i - c) <= NEAR for i in at for c in cues)}
+    names = tuple(sorted(n for n in {*sources, *hosts} if n and outlet_label(n) in near))
+    if not names:
+        return None
+    days = question_dates(question)
+    if not days:
+        return Filters(names)
+    return Filters(names, (min(days) - SLACK).isoformat(), (max(days) + SLACK).isoformat())
 
 
 def missing_report(question: str, store: Store) -> MissingReport | None:

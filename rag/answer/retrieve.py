@@ -66,7 +66,7 @@ class Filters:
     date_to: str = ""
 
     def allows(self, art: Article) -> bool:
-        if self.sources and art.source not in self.sources:
+        if self.sources and art.source not in self.sources and url_host(art.url) not in self.sources:
             return False
         if self.date_from and (not art.date or art.date[:10] < self.date_from):
             return False

@@ -336,11 +336,12 @@ class Store:
             return self._outlets
 
     def allowed(self, chunk_ids: list[int], sources: tuple[str, ...], date_from: str, date_to: str) -> set[int]:
-        """The chunks among `chunk_ids` whose article passes the source and date filters."""
+        """The chunks among `chunk_ids` whose article passes the source (or web host) and date filters."""
         where, args = ["c.id IN ({})".format(",".join("?" * len(chunk_ids)))], list(chunk_ids)
-        if sources:
-            where.append("a.source IN ({})".format(",".join("?" * len(sources))))
-            args += sources
+        if sources:  # a source as stored ("CNN") or a web host ("www.cnn.com")
+            marks = ",".join("?" * len(sources))
+            where.append(f"(a.source IN ({marks}) OR a.host IN ({marks}))")
+            args += [*sources, *sources]
         if date_from:
             where.append("a.date != '' AND substr(a.date, 1, 10) >= ?")
             args.append(date_from)
