@@ -43,6 +43,13 @@ def test_outlets_a_question_names() -> None:
     assert named_outlets("According to CNN's report of June 18, 2022, …", names) == ["cnn.com"]
     assert named_outlets("as USA Today and The Verge reported", names) == ["www.usatoday.com", "The Verge"]
     assert named_outlets("Who said Reutersville was closed?", names) == []
+    # written as a name: "people" is no mention of people.com; a first word only when in capitals or attributing
+    hosts = ["people.com", "cnn.com"]
+    assert named_outlets("How many people died, according to reports of June 12, 2022?", hosts) == []
+    assert named_outlets("As People reported, who married?", hosts) == ["people.com"]
+    assert named_outlets("People reported that who married?", hosts) == ["people.com"]
+    assert named_outlets("People in Ohio said what?", hosts) == []
+    assert named_outlets("CNN's report of June 12, 2022 says what?", hosts) == ["cnn.com"]
     assert MissingReport("USA Today", date(2022, 6, 18)).sentence() == \
         "The articles include no USA Today report from June 18, 2022."
 

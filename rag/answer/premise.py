@@ -67,25 +67,40 @@ def outlet_label(name: str) -> str:
 
 def named_outlets(question: str, names: list[str]) -> list[str]:
     """Which of the library's outlet names (sources as stored, web hosts) the question names: a label matches one
-    word of the question or two or three consecutive ones ("USA Today" → "usatoday")."""
-    words = [_norm(w) for w in question.split()]
-    spans = {"".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
+    word of the question or two or three consecutive ones ("USA Today" → "usatoday"), written as a name is
+    (`_mentions`)."""
+    spans = {span for span, _ in _mentions(question)}
     return [n for n in names if len(outlet_label(n)) >= 2 and outlet_label(n) in spans]
+
+
+def _mentions(question: str) -> list[tuple[str, int]]:
+    """(label, word position) of every span of one to three words that could name an outlet: it starts with a
+    capital ("people" in "how many people died" is no mention of people.com), and a question's first word, capitalised
+    anyway, counts only when written in capitals or followed by an attributing word ("CNN reported…")."""
+    raw = question.split()
+    words = [_norm(w) for w in raw]
+    out = []
+    for i, w in enumerate(raw):
+        start = w.lstrip("\"'“‘(")
+        if not start[:1].isupper():
+            continue
+        if i == 0 and not (start.removesuffix("'s").removesuffix("’s").isupper() and len(words[0]) >= 2) and not (
+                len(words) > 1 and _ATTRIBUTION.match(words[1])):
+            continue
+        out += [("".join(words[i : i + n]), i) for n in (1, 2, 3) if i + n <= len(words)]
+    return out
 
 
 def attributed_filter(question: str, store: Store) -> Filters | None:
     """The question's own source constraint as a retrieval filter: "According to CNN's report of June 12, 2022, …" →
     CNN's articles dated June 11–13, 2022; "Which company, reported by both TechCrunch and The Verge, …" → those two
     outlets' articles. None when it attributes nothing to an outlet the library holds."""
-    words = [_norm(w) for w in question.split()]
-    cues = [i for i, w in enumerate(words) if _ATTRIBUTION.match(w)]
+    cues = [i for i, w in enumerate(question.split()) if _ATTRIBUTION.match(_norm(w))]
     if not cues:
         return None
     sources, hosts = store.outlets()
     labels = {outlet_label(n) for n in named_outlets(question, [*sources, *hosts])}
-    starts = {label: [i for n in (1, 2, 3) for i in range(len(words) - n + 1) if "".join(words[i : i + n]) == label]
-              for label in labels}
-    near = {label for label, at in starts.items() if any(abs(i - c) <= NEAR for i in at for c in cues)}
+    near = {label for label, i in _mentions(question) if label in labels and any(abs(i - c) <= NEAR for c in cues)}
     names = tuple(sorted(n for n in {*sources, *hosts} if n and outlet_label(n) in near))
     if not names:
         return None
