@@ -84,11 +84,16 @@ def _mentions(question: str) -> list[tuple[str, int]]:
         start = w.lstrip("\"'“‘(")
         if not start[:1].isupper():
             continue
-        if i == 0 and not (start.removesuffix("'s").removesuffix("’s").isupper() and len(words[0]) >= 2) and not (
-                len(words) > 1 and _ATTRIBUTION.match(words[1])):
+        if i == 0 and not (_in_capitals(start) or (len(words) > 1 and _ATTRIBUTION.match(words[1]))):
             continue
         out += [("".join(words[i : i + n]), i) for n in (1, 2, 3) if i + n <= len(words)]
     return out
+
+
+def _in_capitals(word: str) -> bool:
+    """Written in capitals: "CNN", "CNN's", "BBC," (not "People" or "I")."""
+    bare = word.removesuffix("'s").removesuffix("’s").strip(",.;:?!")
+    return len(bare) >= 2 and bare.isupper()
 
 
 def attributed_filter(question: str, store: Store) -> Filters | None:
