@@ -52,7 +52,8 @@ class TableEmbedder:
 
 ARTS = [
     make_article("Alpha", "Grain exports rose sharply.", source="S1", date="2024-01-10", url="u1"),
-    make_article("Beta", "Ports reopened after the storm.", source="S2", date="2024-02-15T08:00:00Z", url="u2"),
+    make_article("Beta", "Ports reopened after the storm.", source="S2", date="2024-02-15T08:00:00Z",
+                 url="https://ports.example/beta"),
     make_article("Gamma", "Wheat harvest hit a record.", source="S3", url="u3"),
 ]
 QUESTION = "wheat harvest record"
@@ -105,12 +106,13 @@ def test_fusion_is_rrf_of_dense_and_keyword_rankings(table_retriever: Retriever)
     [
         (Filters(sources=("S2",)), [(1, 1 / 61)]),
         (Filters(sources=("S1", "S3")), [(2, 1 / 62 + 1 / 61), (0, 1 / 61)]),
+        (Filters(sources=("ports.example",)), [(1, 1 / 61)]),  # a web host names an outlet as a source does
         (Filters(sources=("nope",)), []),
         (Filters(date_from="2024-02-01"), [(1, 1 / 61)]),  # undated Gamma is excluded by any date bound
         (Filters(date_to="2024-01-31"), [(0, 1 / 61)]),
         (Filters(date_from="2024-01-10", date_to="2024-02-15"), [(0, 1 / 61), (1, 1 / 62)]),
     ],
-    ids=["source", "two-sources", "no-source", "from", "to", "inclusive-range"],
+    ids=["source", "two-sources", "web-host", "no-source", "from", "to", "inclusive-range"],
 )
 def test_filters_apply_before_fusion(table_retriever: Retriever, filters: Filters,
                                      expected: list[tuple[int, float]]) -> None:
@@ -123,6 +125,8 @@ def test_filters_allows() -> None:
     a = make_article("T", "x", source="AP", date="2024-03-05T10:00:00Z")
     assert Filters().allows(a)
     assert Filters(sources=("AP",)).allows(a) and not Filters(sources=("Reuters",)).allows(a)
+    hosted = make_article("T", "x", source="AP", url="https://apnews.com/x")
+    assert Filters(sources=("apnews.com",)).allows(hosted) and not Filters(sources=("apnews.com",)).allows(a)
     assert Filters(date_from="2024-03-05", date_to="2024-03-05").allows(a)
     assert not Filters(date_from="2024-03-06").allows(a)
     assert not Filters(date_to="2024-03-04").allows(a)
