@@ -103,10 +103,9 @@ def attributed_filter(question: str, store: Store) -> Filters | None:
     cues = [i for i, w in enumerate(question.split()) if _ATTRIBUTION.match(_norm(w))]
     if not cues:
         return None
+    near = {label for label, i in _mentions(question) if any(abs(i - c) <= NEAR for c in cues)}
     sources, hosts = store.outlets()
-    labels = {outlet_label(n) for n in named_outlets(question, [*sources, *hosts])}
-    near = {label for label, i in _mentions(question) if label in labels and any(abs(i - c) <= NEAR for c in cues)}
-    names = tuple(sorted(n for n in {*sources, *hosts} if n and outlet_label(n) in near))
+    names = tuple(sorted(n for n in {*sources, *hosts} if len(outlet_label(n)) >= 2 and outlet_label(n) in near))
     if not names:
         return None
     days = question_dates(question)
