@@ -27,6 +27,11 @@ from rag.evals.run import Result, contains_answer, gate, percentile, resolve_set
     ("The mayor of São Paulo spoke.", ("Sao Paulo",)),  # accents
     ("Russia controls approximately 20% of the land.", ("20%",)),
     ("Nobody; Umerov leads it.", ("Zelensky", "Umerov")),  # any gold
+    ("It sold for $12,600,000.", ("$12.6 million",)),  # the same amount written otherwise
+    ("About 1600 titles were banned.", ("1,600",)),
+    ("China and Russia. [1]", ("Russia and China",)),  # every part of a list, in any order
+    ("Albertsons and Kroger plan to merge.", ("Kroger & Albertsons",)),
+    ("The UK's new prime minister", ("United Kingdom",)),  # a country by its usual short name
 ])
 def test_contains_answer_matches_after_normalisation(text: str, golds: tuple[str, ...]) -> None:
     assert contains_answer(text, golds) is True
@@ -39,6 +44,13 @@ def test_contains_answer_matches_after_normalisation(text: str, golds: tuple[str
     ("Anything at all.", ("",)),  # an empty gold never matches
     ("Anything at all.", ("The",)),  # nor one that normalises to nothing
     ("Anything at all.", ()),
+    ("$310,605.", ("$300,000",)),  # amounts are compared exactly, not rounded
+    ("$402 million", ("$400 million",)),
+    ("100%.", ("90%",)),
+    ("12,600,000 people", ("$12.6 million",)),  # a dollar amount is not a head count
+    ("The Astros and Phillies", ("Houston Astros & Philadelphia Phillies",)),  # each part whole
+    ("Russia alone.", ("Russia and China",)),
+    ("President Obama", ("Barack Obama",)),  # no guessing at names
 ])
 def test_contains_answer_rejects(text: str, golds: tuple[str, ...]) -> None:
     assert contains_answer(text, golds) is False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import statistics
 import sys
 import time
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.answer.amounts import quantities
 from rag.answer.records import Answer
 from rag.errors import RagError
 from rag.evals.questions import Question, QuestionSet, load_set
@@ -55,9 +57,46 @@ class Result:
 
 
 # ---- scoring ---------------------------------------------------------------------------------
+# the same place under the names news writes it by; a gold answer "United Kingdom" is answered by "the UK"
+_SAME_PLACE = {"united kingdom": ("uk", "u k", "britain", "great britain"),
+               "united states": ("us", "u s", "usa", "u s a", "america")}
+_PARTS = re.compile(r"\s+(?:and|&)\s+|,\s+")  # "Russia and China", "Houston Astros & Philadelphia Phillies"
+_AMOUNT_WORDS = {"million", "billion", "thousand", "bn", "percent", "about", "approximately", "around", "nearly",
+                 "almost", "over", "more", "than", "least", "at", "up", "to", "us", "usd"}
+
+
 def contains_answer(text: str, golds: tuple[str, ...]) -> bool:
+    """Does `text` state one of the gold answers: the gold's words in order (after `normalize`), or, said another
+    way, the same amount ("$12.6 million" = "$12,600,000"; exact, not rounded), every part of a list in any order
+    ("Russia and China" = "China and Russia"), or a country by its usual short name ("UK")."""
     t = f" {normalize(text)} "
-    return any(f" {normalize(g)} " in t for g in golds if normalize(g))
+    return any(_states(text, t, g) for g in golds)
+
+
+def _states(text: str, padded: str, gold: str) -> bool:
+    g = normalize(gold)
+    if not g:
+        return False
+    if f" {g} " in padded or any(f" {alias} " in padded for alias in _SAME_PLACE.get(g, ())):
+        return True
+    parts = [p for p in _PARTS.split(gold) if normalize(p)]
+    if len(parts) > 1:
+        return all(_states(text, padded, p) for p in parts)
+    return _same_amount(text, gold)
+
+
+def _same_amount(text: str, gold: str) -> bool:
+    """A gold answer that is only an amount ("$12.6 million", "1,600", "90%") is stated by the same amount written
+    otherwise, in the same unit (a dollar amount by a dollar amount, a share by a share)."""
+    wanted = quantities(gold)
+    rest = [w for w in normalize(gold).split() if not any(ch.isdigit() for ch in w) and w not in _AMOUNT_WORDS]
+    if not wanted or rest:
+        return False
+    for unit, said in (("$", ("$", "dollar")), ("%", ("%", "percent"))):
+        if unit in gold and not any(s in text.lower() for s in said):
+            return False
+    have = quantities(text)
+    return all(any(abs(a - b) <= 1e-9 * max(abs(a), abs(b)) for b in have) for a in wanted)
 
 
 def token_f1(text: str, golds: tuple[str, ...]) -> float:
