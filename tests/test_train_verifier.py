@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rag.answer.verifier import CLAIM_FEATURES, FEATURES, Verifier
-from rag.evals.train_verifier import Prepared, decide, fit, metrics, utility
+from rag.evals.train_verifier import Prepared, decide, fit, given, metrics, utility
 
 
 def _prepared(labels: list[float], claims: tuple[str, ...] = (), support: list[list[float]] | None = None,
@@ -54,6 +54,14 @@ def test_decide_quotes_the_likeliest_sentence_keeps_supported_claims_and_refuses
     assert decide(wrong, np.array([0.6, 0.55]), _verifier(0.5, 0.5, defer_share=0.95)) == (False, True)
     assert decide(_prepared([1.0, 0.0], absent=True), np.array([0.9, 0.9]), v) == (True, False)
 
+
+def test_given_is_the_answer_with_the_sentences_it_rests_on() -> None:
+    v = _verifier(answer_at=0.5, claim_at=0.5)
+    oslo = "Oslo hosts the talks."
+    assert given(_prepared([1.0, 0.0]), np.array([0.6, 0.1]), v) == (oslo, (oslo,))
+    assert given(_prepared([1.0, 0.0]), np.array([0.4, 0.1]), v) is None
+    claim = _prepared([1.0, 0.0], claims=("Oslo.",), support=[[1.0, 0.0]])
+    assert given(claim, np.array([0.55, 0.1]), _verifier(0.9, 0.5)) == ("Oslo.", (oslo,))
 
 def test_metrics_and_utility_exact() -> None:
     n = len(FEATURES)

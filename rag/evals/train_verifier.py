@@ -25,6 +25,7 @@ The test split is never used for fitting or choosing; `--report-only` and `rag e
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import pickle
 import sys
@@ -101,6 +102,14 @@ class Prepared:
     model_refused: bool = False  # the draft said "not in the articles"
 
 
+class _Unpickler(pickle.Unpickler):
+    """Reads a cache written by `python -m rag.evals.train_verifier`, where Harvested was `__main__.Harvested`, from
+    any other entry point too (`rag.evals.judge`)."""
+
+    def find_class(self, module: str, name: str):  # noqa: ANN201
+        return Harvested if name == "Harvested" else super().find_class(module, name)
+
+
 def harvest(name: str, log=print) -> list[Harvested]:  # noqa: ANN001
     """Every question of set `name` (QuAIL: all unanswerable and every 4th answerable one) over the set's whole
     corpus, up to the model's draft. Cached by corpus; the split is applied after (`split_ids`)."""
@@ -121,7 +130,7 @@ def harvest(name: str, log=print) -> list[Harvested]:  # noqa: ANN001
     if not path.exists():
         build_index(qs)
     if path.exists():
-        cached = pickle.loads(path.read_bytes())
+        cached = _Unpickler(io.BytesIO(path.read_bytes())).load()
         if cached and not cached[0].__dict__.get("outlets"):  # cached before outlets were recorded
             from rag.library import Library
 
@@ -202,10 +211,11 @@ def fit(rows: np.ndarray, labels: np.ndarray, l2: float = 1.0, steps: int = 30) 
     return w, mean, scale
 
 
-def claim_rows(p: Prepared, likely: np.ndarray) -> list[np.ndarray | None]:
-    """Each claim's CLAIM_FEATURES row on the sentence `check_claim` would rest it on (None: none supports it)."""
+def claim_rows(p: Prepared, likely: np.ndarray) -> list[tuple[np.ndarray, int] | None]:
+    """Each claim's CLAIM_FEATURES row on the sentence `check_claim` would rest it on, and that sentence's index
+    (None: no sentence supports the claim)."""
     kind = SimpleNamespace(kind=p.kind)
-    out: list[np.ndarray | None] = []
+    out: list[tuple[np.ndarray, int] | None] = []
     for ci, sup in enumerate(p.support):
         ok = sup >= SUPPORTED
         if not ok.any():
@@ -213,23 +223,32 @@ def claim_rows(p: Prepared, likely: np.ndarray) -> list[np.ndarray | None]:
             continue
         marked = [n - 1 for n in p.cited[ci] if 1 <= n <= min(NUMBERED, len(sup)) and ok[n - 1]]
         n = marked[0] if marked else max(np.flatnonzero(ok), key=lambda i: (likely[i], sup[i]))
-        out.append(claim_features(kind, p.claim_words[ci], p.claim_typed[ci], int(n), float(sup[n]),  # type: ignore[arg-type]
-                                  bool(marked), likely, p.rows))
+        out.append((claim_features(kind, p.claim_words[ci], p.claim_typed[ci], int(n), float(sup[n]),  # type: ignore[arg-type]
+                                   bool(marked), likely, p.rows), int(n)))
     return out
 
 
-def decide(p: Prepared, likely: np.ndarray, v: Verifier) -> tuple[bool, bool]:
-    """(refused, correct) exactly as `Answerer.stream` and `check` decide, on precomputed numbers."""
+def given(p: Prepared, likely: np.ndarray, v: Verifier) -> tuple[str, tuple[str, ...]] | None:
+    """The answer exactly as `Answerer.stream` and `check` decide it, on precomputed numbers: (its text, the
+    sentences it rests on), the kept claims or else the quoted sentence; None when refused."""
     if p.absent or p.low or not len(likely):
-        return True, False
-    kept = [c for c, row in zip(p.claims, claim_rows(p, likely), strict=True)
-            if row is not None and v.keeps(row, p.kind)]
+        return None
+    kept = [(c, found[1]) for c, found in zip(p.claims, claim_rows(p, likely), strict=True)
+            if found is not None and v.keeps(found[0], p.kind)]
     if kept:
-        return False, p.answerable and contains_answer(" ".join(kept), p.answers)
+        return " ".join(c for c, _ in kept), tuple(p.sentences[n] for _, n in kept)
     best = int(np.argmax(likely))
     if likely[best] < v.quote_threshold(p.kind, p.model_refused):
+        return None
+    return p.sentences[best], (p.sentences[best],)
+
+
+def decide(p: Prepared, likely: np.ndarray, v: Verifier) -> tuple[bool, bool]:
+    """(refused, correct) of the answer `given` gives."""
+    answer = given(p, likely, v)
+    if answer is None:
         return True, False
-    return False, p.answerable and contains_answer(p.sentences[best], p.answers)
+    return False, p.answerable and contains_answer(answer[0], p.answers)
 
 
 def metrics(prepared: list[Prepared], v: Verifier) -> dict[str, dict[str, float]]:
@@ -280,9 +299,9 @@ def train(prepared: list[Prepared], l2: float = 1.0, per_kind: bool = True) -> V
     # the claim model: each supported claim on its sentence, labelled by whether the claim holds a gold answer
     claim_x, claim_y = [], []
     for p in prepared:
-        for claim, row in zip(p.claims, claim_rows(p, sentences.probabilities(p.rows)), strict=True):
-            if row is not None:
-                claim_x.append(row)
+        for claim, found in zip(p.claims, claim_rows(p, sentences.probabilities(p.rows)), strict=True):
+            if found is not None:
+                claim_x.append(found[0])
                 claim_y.append(float(p.answerable and contains_answer(claim, p.answers)))
     cw, cmean, cscale = fit(np.array(claim_x), np.array(claim_y), l2=l2)
     base = replace(sentences, claim_weights=tuple(cw), claim_mean=tuple(cmean), claim_scale=tuple(cscale))
