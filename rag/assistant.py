@@ -10,6 +10,7 @@ from rag.answer.conversation import Conversation, Turn
 from rag.answer.pipeline import Answerer
 from rag.answer.records import Answer
 from rag.answer.retrieve import Filters
+from rag.answer.verifier import Verifier
 from rag.embed import Embedder
 from rag.generate import Generator, make_generator
 from rag.library import Library
@@ -39,7 +40,7 @@ class Assistant:
     def answerer(self) -> Answerer:
         s = self.settings
         return Answerer(self.library.retriever, self.generator, s.evidence_sentences, s.max_answer_tokens,
-                        s.refuse_below)
+                        s.refuse_below, Verifier.load().cautious(s.caution))
 
     def ask(self, question: str, history: list[Turn] | None = None, filters: Filters | None = None) -> Answer:
         return self.answerer().ask(question, history, filters)

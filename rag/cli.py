@@ -12,7 +12,8 @@ from rag.settings import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(index_dir=getattr(args, "index", None), model=getattr(args, "model", None))
+    return Settings.from_env(index_dir=getattr(args, "index", None), model=getattr(args, "model", None),
+                             caution=getattr(args, "caution", None))
 
 
 def _library(args: argparse.Namespace):  # noqa: ANN202
@@ -177,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("question")
         sp.add_argument("--model", default=None, help="gemma | smollm2 | path.gguf | http://server/v1")
         sp.add_argument("--json", action="store_true")
+        sp.add_argument("--caution", type=float, default=None,
+                        help="0 (default) to 0.5: refuse more often, wrong and right answers alike ($RAG_CAUTION)")
     sp = add("eval", cmd_eval, "run a question set and score it")
     sp.add_argument("set_dir", help="a question-set folder, or a built-in name: seed, realtimeqa, quail, rgb, "
                                     "rgb-refusal, absent, long")

@@ -27,6 +27,8 @@ class Settings:
     evidence_sentences: int = 6
     max_answer_tokens: int = 48
     refuse_below: float = 0.3  # question-to-best-sentence relevance under which we refuse
+    # added to the verifier's thresholds (0 to 0.5): higher refuses more often, wrong and right answers alike
+    caution: float = 0.0
     seed: int = 0
     # where a new index keeps its chunk vectors and keyword words (an existing index keeps its own): "" or "embedded"
     # (the index folder), milvus://host:19530 (a Milvus server), or a path ending in .db (Milvus Lite); rag.store.engine
@@ -42,10 +44,10 @@ class Settings:
         if not isinstance(self.chunk_overlap, int) or not 0 <= self.chunk_overlap < self.chunk_sentences:
             raise RagError(f"chunk_overlap must be between 0 and chunk_sentences - 1 = {self.chunk_sentences - 1} "
                            f"(RAG_CHUNK_OVERLAP); got {self.chunk_overlap!r}")
-        for name in ("refuse_below",):
+        for name, top in (("refuse_below", 1.0), ("caution", 0.5)):
             value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise RagError(f"{name} must be between 0 and 1 (RAG_{name.upper()}); got {value!r}")
+            if not 0.0 <= value <= top:
+                raise RagError(f"{name} must be between 0 and {top:g} (RAG_{name.upper()}); got {value!r}")
         if self.embedder_variant not in ("fp32", "int8"):
             raise RagError(f"embedder_variant must be 'int8' or 'fp32' (RAG_EMBEDDER_VARIANT); got "
                            f"{self.embedder_variant!r}")

@@ -18,6 +18,8 @@ from rag.settings import DEFAULTS, Settings
     ("chunk_overlap", -1, "chunk_overlap must be between 0"),
     ("refuse_below", 1.5, "refuse_below must be between 0 and 1"),
     ("refuse_below", -0.1, "refuse_below must be between 0 and 1"),
+    ("caution", 0.6, r"caution must be between 0 and 0.5 \(RAG_CAUTION\)"),
+    ("caution", -0.1, "caution must be between 0 and 0.5"),
     ("timeout_s", 0.0, "timeout_s must be a positive number"),
     ("model", " ", "model is empty"),
 ])

@@ -44,6 +44,22 @@ def test_a_correct_short_draft_is_kept(seed_library) -> None:
     assert a.text.startswith("Istanbul.") and "Istanbul" in a.citations[0].text
 
 
+def test_caution_refuses_what_the_default_answers(seed_library) -> None:
+    question = "In which city is the third round of direct negotiations expected to take place?"
+    default = Answerer(seed_library.retriever, FixedDraft("Istanbul. [1]")).ask(question)
+    cautious = Answerer(seed_library.retriever, FixedDraft("Istanbul. [1]"),
+                        verifier=Verifier.load().cautious(0.5)).ask(question)
+    assert not default.refused and default.text.startswith("Istanbul.")
+    assert cautious.refused and cautious.citations == () and cautious.closest
+
+
+def test_the_settings_caution_reaches_the_answerer(seed_library, minilm) -> None:
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+
+    answerer = Assistant(Settings(index_dir=seed_library.index_dir, caution=0.25), embedder=minilm).answerer()
+    assert answerer.verifier == Verifier.load().cautious(0.25)
+
 def test_a_wrong_draft_is_not_kept(seed_library) -> None:
     answerer = Answerer(seed_library.retriever, FixedDraft("Zelensky. [1]"))
     a = answerer.ask("Who leads the Ukrainian delegation?")

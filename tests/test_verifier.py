@@ -149,3 +149,12 @@ def test_packaged_weights_load_and_match_the_features() -> None:
     assert set(v.answer_at) == {"number", "date", "name", "other"}
     assert all(0.0 < x <= 1.0 for x in v.answer_at.values())
     assert data["trained_on"] and data["split"] == "dev"
+
+
+def test_caution_raises_every_threshold_by_its_amount() -> None:
+    v = Verifier((0.0,), (0.0,), (1.0,), {"name": 0.3, "other": 0.9}, claim_at=0.1)
+    assert v.cautious(0.0) is v
+    c = v.cautious(0.2)
+    assert c.answer_at == {"name": pytest.approx(0.5), "other": 1.0} and c.claim_at == pytest.approx(0.3)
+    assert c.answer_threshold("date") == 1.0  # a kind without its own threshold takes "other"'s
+    assert v.answer_at == {"name": 0.3, "other": 0.9}  # the loaded weights are left as they were

@@ -15,7 +15,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from functools import cached_property
 from pathlib import Path
@@ -310,6 +310,14 @@ class Verifier:
         return cls(tuple(data["weights"]), tuple(data["mean"]), tuple(data["scale"]), dict(data["answer_at"]),
                    tuple(data["claim_weights"]), tuple(data["claim_mean"]), tuple(data["claim_scale"]),
                    data["claim_at"], data.get("defer_share", 0.0))
+
+    def cautious(self, caution: float) -> Verifier:
+        """The same verifier asking `caution` more likelihood of every quote and every kept claim: it refuses more,
+        and drops more right answers with the wrong ones (the README gives the trade, measured on the test split)."""
+        if not caution:
+            return self
+        return replace(self, answer_at={k: min(1.0, at + caution) for k, at in self.answer_at.items()},
+                       claim_at=min(1.0, self.claim_at + caution))
 
     def quote_threshold(self, kind: str, model_refused: bool) -> float:
         """How likely the best sentence must be to be quoted; when the model itself said "not in the articles",

@@ -354,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--l2", type=float, default=1.0, help="L2 strength of both logistic models (default: 1)")
     ap.add_argument("--global-thresholds", action="store_true", help="one answer threshold for every kind")
     ap.add_argument("--cv", action="store_true", help="only print each dev set's utility when left out of training")
+    ap.add_argument("--caution", type=float, default=0.0,
+                    help="with --report-only: the weights as RAG_CAUTION=X uses them (thresholds raised by X)")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.sets.split(",") if n.strip()]
 
@@ -362,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
 
     dev = [prepare(h) for h in harvest_split(names, "dev", log)]
     if args.report_only:
-        v = Verifier.load(args.out)
+        v = Verifier.load(args.out).cautious(args.caution)
         test = [prepare(h) for h in harvest_split(names, "test", log)]
         print("dev\n" + table(metrics(dev, v)) + "\n\ntest\n" + table(metrics(test, v)))
         return 0
