@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,58 @@ def new_store(index_dir: Path, name: str, dim: int, chunk_sentences: int = 5, ch
     from rag.store import FORMAT_VERSION, Manifest, create
 
     return create(index_dir, Manifest(FORMAT_VERSION, name, dim, chunk_sentences, chunk_overlap), **kw)
+
+
+# ---- small stores by hand: articles, unit vectors and the exact search they must agree with -----------------------
+
+def storm_and_rates():
+    """Two small dated articles the store tests share (each adds its own third: another script, another layout)."""
+    from rag.ingest.articles import make_article
+
+    return [
+        make_article("Storm hits coast", "A storm hit the coast on Tuesday. Winds reached 120 mph. Power failed. "
+                     "Schools closed. Shelters opened. Roads flooded. Crews worked overnight.",
+                     date="2024-06-01", source="AP", url="https://example.com/storm"),
+        make_article("Rates held", "The Fed held rates. Markets rose 1.2%. The U.S. dollar fell.",
+                     date="2024-06-02", source="Reuters", url="https://example.com/fed"),
+    ]
+
+
+def unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    v = rng.standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def numbered_article(i: int):
+    """Article i of a store written by hand: one sentence, one chunk, its own URL."""
+    from rag.ingest.articles import make_article
+
+    return make_article(f"Title {i}", f"Sentence number {i}.", url=f"https://example.com/{i}")
+
+
+def brute_force(vectors: np.ndarray, ids: np.ndarray, q: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The exact top k by inner product, ties broken by id: what every vector search must return."""
+    scores = vectors @ q
+    order = np.lexsort((ids, -scores))[:k]
+    return [(int(ids[i]), float(scores[i])) for i in order]
+
+
+def okapi_bm25(docs: dict[int, list[str]], query: list[str], k1: float = 1.2, b: float = 0.75) -> dict[int, float]:
+    """Okapi BM25 with idf = log(1 + (N - n + 0.5) / (n + 0.5)), as tantivy (and Lucene) computes it."""
+    n_docs = len(docs)
+    avg = sum(len(d) for d in docs.values()) / n_docs
+    df = Counter(w for d in docs.values() for w in set(d))
+    out = {}
+    for cid, doc in docs.items():
+        tf = Counter(doc)
+        score = 0.0
+        for w in set(query):
+            if tf[w]:
+                idf = math.log(1 + (n_docs - df[w] + 0.5) / (df[w] + 0.5))
+                score += idf * tf[w] * (k1 + 1) / (tf[w] + k1 * (1 - b + b * len(doc) / avg))
+        if score:
+            out[cid] = score
+    return out
 
 
 @pytest.fixture(scope="session")

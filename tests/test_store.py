@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import new_store
+from conftest import brute_force, new_store, numbered_article, okapi_bm25, storm_and_rates, unit_rows
 
 from rag import store as store_mod
 from rag.errors import IndexMismatch, IndexNotFound, RagError
@@ -57,13 +57,6 @@ def test_windows_rejects_bad_settings(size: int, overlap: int) -> None:
 # ---- vectors vs brute force -----------------------------------------------------------------------------------------
 
 
-def _unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
-    v = rng.standard_normal((n, dim)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
-def _article(i: int):
-    return make_article(f"Title {i}", f"Sentence number {i}.", url=f"https://example.com/{i}")
 
 
 def _one_chunk_store(path: Path, vectors: np.ndarray, per_commit: int = 50, **kw):
@@ -71,62 +64,46 @@ def _one_chunk_store(path: Path, vectors: np.ndarray, per_commit: int = 50, **kw
     for start in range(0, len(vectors), per_commit):  # several commits: several segments
         with st.write() as w:
             for i in range(start, min(start + per_commit, len(vectors))):
-                w.add(_article(i), [], [(0, 0)], vectors[i].reshape(1, -1))
+                w.add(numbered_article(i), [], [(0, 0)], vectors[i].reshape(1, -1))
     return st
 
 
-def _brute_force(vectors: np.ndarray, ids: np.ndarray, q: np.ndarray, k: int) -> list[tuple[int, float]]:
-    scores = vectors @ q
-    order = np.lexsort((ids, -scores))[:k]
-    return [(int(ids[i]), float(scores[i])) for i in order]
-
-
-def test_vector_search_equals_numpy_brute_force_across_segments_and_removals(tmp_path: Path) -> None:
+def test_removals_across_six_segments_are_seen_by_a_reopened_store(tmp_path: Path) -> None:
+    """Exact search before and after removals is the contract of both engines (tests/test_store_contract.py); here,
+    the embedded engine's own side: six segments, tombstones in each, and a second opening that sees the same."""
     rng = np.random.default_rng(7)
-    vecs = _unit_rows(rng, 300, 32)
+    vecs = unit_rows(rng, 300, 32)
     st = _one_chunk_store(tmp_path / "idx", vecs)
-    ids = np.arange(300)
     assert st.stats()["vectors"] == 300 and len(st.vectors.segments) == 6
-    for q in _unit_rows(rng, 20, 32):
-        for k in (1, 10, 300, 1000):
-            got = st.search_vectors(q, k)
-            want = _brute_force(vecs, ids, q, min(k, 300))
-            assert [i for i, _ in got] == [i for i, _ in want]
-            np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-5, atol=1e-6)
-
-    # after removing a third of the articles, search sees exactly the rest (tombstones, then merged segments)
-    removed = set(range(0, 300, 3))
     with st.write() as w:
-        for i in removed:
-            w.remove(_article(i).id)
-    keep = np.array([i for i in range(300) if i not in removed])
+        for i in range(0, 300, 3):
+            w.remove(numbered_article(i).id)
+    keep = np.array([i for i in range(300) if i % 3])
     assert st.stats()["vectors"] == len(keep) == len(st.chunks())
-    for q in _unit_rows(rng, 10, 32):
-        got = st.search_vectors(q, 15)
-        want = _brute_force(vecs[keep], keep, q, 15)
-        assert [i for i, _ in got] == [i for i, _ in want]
+    q = unit_rows(rng, 1, 32)[0]
+    assert [i for i, _ in st.search_vectors(q, 15)] == [i for i, _ in brute_force(vecs[keep], keep, q, 15)]
     # another process opening the folder sees the same
     again = open_store(tmp_path / "idx")
-    q = _unit_rows(rng, 1, 32)[0]
+    q = unit_rows(rng, 1, 32)[0]
     assert again.search_vectors(q, 15) == st.search_vectors(q, 15)
 
 
 def test_many_small_writes_are_merged_into_few_segments(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
-    vecs = _unit_rows(rng, 40, 8)
+    vecs = unit_rows(rng, 40, 8)
     st = _one_chunk_store(tmp_path / "idx", vecs, per_commit=2)  # 20 commits
     assert len(st.vectors.segments) <= store_mod.writer.MAX_OPEN_SEGMENTS + 1
     with st.write() as w:
         for i in range(0, 40, 2):
-            w.remove(_article(i).id)
+            w.remove(numbered_article(i).id)
     for _ in range(12):  # more writes: merging drops the removed rows and their tombstones
         with st.write() as w:
-            w.add(_article(1000 + _), [], [(0, 0)], _unit_rows(rng, 1, 8))
+            w.add(numbered_article(1000 + _), [], [(0, 0)], unit_rows(rng, 1, 8))
     with closing(sqlite3.connect(tmp_path / "idx" / "store.sqlite3")) as conn:
         assert conn.execute("SELECT count(*) FROM tombstones").fetchone()[0] < 20
     assert st.stats()["vectors"] == len(st.chunks()) == 32
     q = vecs[1]
-    assert st.search_vectors(q, 1)[0][0] == st.chunks_of(_article(1).id)[0].id
+    assert st.search_vectors(q, 1)[0][0] == st.chunks_of(numbered_article(1).id)[0].id
 
 
 def test_search_on_empty_store_returns_nothing(tmp_path: Path) -> None:
@@ -136,23 +113,6 @@ def test_search_on_empty_store_returns_nothing(tmp_path: Path) -> None:
 
 
 # ---- keyword search: tantivy's BM25 against a reference implementation --------------------------------------------
-
-def _okapi_bm25(docs: dict[int, list[str]], query: list[str], k1: float = 1.2, b: float = 0.75) -> dict[int, float]:
-    """Okapi BM25 with idf = log(1 + (N - n + 0.5) / (n + 0.5)), as tantivy (and Lucene) computes it."""
-    n_docs = len(docs)
-    avg = sum(len(d) for d in docs.values()) / n_docs
-    df = Counter(w for d in docs.values() for w in set(d))
-    out = {}
-    for cid, doc in docs.items():
-        tf = Counter(doc)
-        score = 0.0
-        for w in set(query):
-            if tf[w]:
-                idf = math.log(1 + (n_docs - df[w] + 0.5) / (df[w] + 0.5))
-                score += idf * tf[w] * (k1 + 1) / (tf[w] + k1 * (1 - b + b * len(doc) / avg))
-        if score:
-            out[cid] = score
-    return out
 
 
 def test_keyword_search_ranks_as_okapi_bm25_and_idf_matches(tmp_path: Path) -> None:
@@ -171,7 +131,7 @@ def test_keyword_search_ranks_as_okapi_bm25_and_idf_matches(tmp_path: Path) -> N
             for cid, c in chunks.items()}
     for _ in range(20):
         query = rng.sample(vocab, rng.randint(1, 4))
-        want = _okapi_bm25(docs, query)
+        want = okapi_bm25(docs, query)
         found = st.search_words(query, 500)
         got = dict(found)
         assert got.keys() == want.keys()
@@ -207,11 +167,7 @@ def test_a_missing_keyword_index_is_rebuilt_by_the_next_writer(tmp_path: Path, h
 # ---- ingest into a store, then reopen -------------------------------------------------------------------------------
 
 ARTICLES = [
-    make_article("Storm hits coast", "A storm hit the coast on Tuesday. Winds reached 120 mph. Power failed. "
-                 "Schools closed. Shelters opened. Roads flooded. Crews worked overnight.",
-                 date="2024-06-01", source="AP", url="https://example.com/storm"),
-    make_article("Rates held", "The Fed held rates. Markets rose 1.2%. The U.S. dollar fell.",
-                 date="2024-06-02", source="Reuters", url="https://example.com/fed"),
+    *storm_and_rates(),
     make_article("Harvest record", "Wheat harvest hit a record.\nFarmers cheered.", source="AFP"),
 ]
 

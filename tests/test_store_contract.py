@@ -15,7 +15,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, SEED_FILE, UMEROV_QUESTION, UMEROV_SENTENCE, new_store
+from conftest import (
+    ROOT,
+    SEED_FILE,
+    UMEROV_QUESTION,
+    UMEROV_SENTENCE,
+    brute_force,
+    new_store,
+    numbered_article,
+    okapi_bm25,
+    storm_and_rates,
+    unit_rows,
+)
 
 from rag.answer.retrieve import Filters
 from rag.ingest.articles import make_article
@@ -36,13 +47,6 @@ def setting(request, tmp_path: Path) -> str:
     return ""
 
 
-def _unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
-    v = rng.standard_normal((n, dim)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
-def _article(i: int):
-    return make_article(f"Title {i}", f"Sentence number {i}.", url=f"https://example.com/{i}")
 
 
 def _visible(st, hits: list[tuple[int, float]]) -> list[int]:
@@ -59,11 +63,7 @@ def _citations_exact(st) -> None:
 
 
 ARTICLES = [
-    make_article("Storm hits coast", "A storm hit the coast on Tuesday. Winds reached 120 mph. Power failed. "
-                 "Schools closed. Shelters opened. Roads flooded. Crews worked overnight.",
-                 date="2024-06-01", source="AP", url="https://example.com/storm"),
-    make_article("Rates held", "The Fed held rates. Markets rose 1.2%. The U.S. dollar fell.",
-                 date="2024-06-02", source="Reuters", url="https://example.com/fed"),
+    *storm_and_rates(),
     make_article("Harvest record", "Wheat harvest hit a record in Łódź.\nFarmers cheered in 東京 too.", source="AFP",
                  date="2024-07-15", url="https://example.com/wheat"),
 ]
@@ -119,53 +119,33 @@ def test_add_update_remove_with_exact_citations(tmp_path: Path, setting: str, ha
     lib.close()
 
 
-def _brute_force(vectors: np.ndarray, ids: np.ndarray, q: np.ndarray, k: int) -> list[tuple[int, float]]:
-    scores = vectors @ q
-    order = np.lexsort((ids, -scores))[:k]
-    return [(int(ids[i]), float(scores[i])) for i in order]
-
 
 def test_dense_search_equals_brute_force_over_the_live_vectors(tmp_path: Path, setting: str) -> None:
     rng = np.random.default_rng(7)
-    vecs = _unit_rows(rng, 150, 24)
+    vecs = unit_rows(rng, 150, 24)
     st = new_store(tmp_path / "idx", "fake/unit", 24, 5, 2, store=setting)
     for start in range(0, 150, 50):  # several commits
         with st.write() as w:
             for i in range(start, start + 50):
-                w.add(_article(i), [], [(0, 0)], vecs[i].reshape(1, -1))
+                w.add(numbered_article(i), [], [(0, 0)], vecs[i].reshape(1, -1))
     ids = np.arange(150)
-    for q in _unit_rows(rng, 8, 24):
+    for q in unit_rows(rng, 8, 24):
         for k in (1, 10, 150, 400):
-            got, want = st.search_vectors(q, k), _brute_force(vecs, ids, q, min(k, 150))
+            got, want = st.search_vectors(q, k), brute_force(vecs, ids, q, min(k, 150))
             assert [i for i, _ in got] == [i for i, _ in want]
             np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-5, atol=1e-5)
     removed = set(range(0, 150, 3))
     with st.write() as w:
         for i in removed:
-            w.remove(_article(i).id)
+            w.remove(numbered_article(i).id)
     keep = np.array([i for i in range(150) if i not in removed])
     assert st.stats()["vectors"] == len(keep) == len(st.chunks())
-    for q in _unit_rows(rng, 8, 24):
-        got, want = st.search_vectors(q, 15), _brute_force(vecs[keep], keep, q, 15)
+    for q in unit_rows(rng, 8, 24):
+        got, want = st.search_vectors(q, 15), brute_force(vecs[keep], keep, q, 15)
         assert [i for i, _ in got] == [i for i, _ in want]
         np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-5, atol=1e-5)
     st.close()
 
-
-def _okapi_bm25(docs: dict[int, list[str]], query: list[str], k1: float = 1.2, b: float = 0.75) -> dict[int, float]:
-    n_docs = len(docs)
-    avg = sum(len(d) for d in docs.values()) / n_docs
-    df = Counter(w for d in docs.values() for w in set(d))
-    out = {}
-    for cid, doc in docs.items():
-        tf, score = Counter(doc), 0.0
-        for w in set(query):
-            if tf[w]:
-                score += (math.log(1 + (n_docs - df[w] + 0.5) / (df[w] + 0.5)) * tf[w] * (k1 + 1)
-                          / (tf[w] + k1 * (1 - b + b * len(doc) / avg)))
-        if score:
-            out[cid] = score
-    return out
 
 
 def test_keyword_search_finds_the_chunks_holding_the_words_ranked_by_bm25(tmp_path: Path, setting: str) -> None:
@@ -181,7 +161,7 @@ def test_keyword_search_finds_the_chunks_holding_the_words_ranked_by_bm25(tmp_pa
             for c in st.chunks().values()}
     for _ in range(15):
         query = rng.sample(vocab, rng.randint(1, 3))
-        want = _okapi_bm25(docs, query)
+        want = okapi_bm25(docs, query)
         found = st.search_words(query, 500)
         assert dict(found).keys() == want.keys()  # exactly the chunks holding any of the words
         assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)

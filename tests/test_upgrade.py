@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import storm_and_rates
 
 from rag import cli
 from rag.errors import IndexMismatch
@@ -20,11 +21,7 @@ from rag.store import open_store
 from rag.store.legacy import BACKUP, upgrade
 
 ARTICLES = [
-    make_article("Storm hits coast", "A storm hit the coast on Tuesday. Winds reached 120 mph. Power failed. "
-                 "Schools closed. Shelters opened. Roads flooded. Crews worked overnight.",
-                 date="2024-06-01", source="AP", url="https://example.com/storm"),
-    make_article("Rates held", "The Fed held rates. Markets rose 1.2%. The U.S. dollar fell.",
-                 date="2024-06-02", source="Reuters", url="https://example.com/fed"),
+    *storm_and_rates(),
     make_article("Зерно", "Урожай пшениці став рекордним. Фермери раді.", source="Укрінформ"),
 ]
 
