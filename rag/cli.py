@@ -181,8 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--caution", type=float, default=None,
                         help="0 (default) to 0.5: refuse more often, wrong and right answers alike ($RAG_CAUTION)")
     sp = add("eval", cmd_eval, "run a question set and score it")
-    sp.add_argument("set_dir", help="a question-set folder, or a built-in name: seed, realtimeqa, quail, rgb, "
-                                    "rgb-refusal, absent, long")
+    sp.add_argument("set_dir", help="a question-set folder, or a built-in name: seed, realtimeqa, realtimeqa-web, "
+                                    "quail, rgb, rgb-refusal, absent, long, long-refusal")
     sp.add_argument("--model", default=None)
     sp.add_argument("--limit", type=int, default=0,
                     help="N questions only: a fixed sample of a built-in set (within --split), else the first N")

@@ -44,6 +44,23 @@ def test_sample_is_fixed_and_nested() -> None:
 # ---- synthetic public data ----------------------------------------------------------------------------------------
 
 CNN_1 = "https://www.cnn.com/2022/06/12/media/squid/index.html"
+WEB_QUESTIONS = [  # USA Today and The Week quiz questions: no gold article, only their search results
+    {"question_id": f"20220617_{i}", "question_source": source, "question_sentence": question,
+     "choices": [answer, "Other", "None", "All"], "answer": ["0"]}
+    for i, source, question, answer in ((1, "USAtoday", "Which state held the vote?", "Ohio"),
+                                        (2, "THE WEEK", "Which food won the prize?", "Maple syrup"),
+                                        (3, "USAtoday", "Which lake froze over?", "Lake Erie"),
+                                        (4, "THE WEEK", "Which dessert sold out?", "Ice cream"))]
+WEB_RESULTS = [
+    {"question_id": "20220617_1", "search_result": [
+        {"url": "https://usat.example/ohio", "title": "Vote", "text": "Ohio held the vote near Lake Erie. " * 20}]},
+    {"question_id": "20220617_2", "search_result": [
+        {"url": "https://week.example/food", "title": "Food", "text": "A pancake recipe won the prize. " * 20}]},
+    {"question_id": "20220617_3", "search_result": [
+        {"url": "https://week.example/food", "title": "Food", "text": "A pancake recipe won the prize. " * 20}]},
+    {"question_id": "20220617_4", "search_result": [
+        {"url": "https://week.example/dessert", "title": "Dessert", "text": "The ice shop's cream sold out. " * 20}]},
+]
 CNN_2 = "https://www.cnn.com/2022/11/08/world/cop27/index.html"
 
 
@@ -58,13 +75,14 @@ def evaldata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     rt = root / "realtimeqa-2022"
     _jsonl(rt / "20220617_qa.jsonl", [{"question_id": "20220617_0", "question_date": "2022/06/16",
                                        "question_sentence": "Which show did Netflix renew?",
-                                       "choices": ["“Squid Game”", "Friends", "Lost", "Dark"], "answer": ["0"]}])
+                                       "choices": ["“Squid Game”", "Friends", "Lost", "Dark"], "answer": ["0"]},
+                                      *WEB_QUESTIONS])
     _jsonl(rt / "20220617_gold.jsonl", [{"question_id": "20220617_0", "search_result": [
         {"url": CNN_1, "text": "Netflix renewed Squid Game for a second season. It was a hit around the world.",
          "publish_date": "2022/06/12"}]}])
     _jsonl(rt / "20220617_gcs.jsonl", [{"question_id": "20220617_0", "search_result": [
         {"url": "https://example.com/tv", "title": "TV news", "text": "Streaming shows return. " * 30},
-        {"url": "https://example.com/short", "title": "Short", "text": "Too short to keep."}]}])
+        {"url": "https://example.com/short", "title": "Short", "text": "Too short to keep."}]}, *WEB_RESULTS])
     _jsonl(rt / "20221111_qa.jsonl", [{"question_id": "20221111_0", "question_date": "2022/11/10",
                                        "question_sentence": "Which country hosted the COP27 summit?",
                                        "choices": ["France", "Egypt", "Chile", "Japan"], "answer": ["1"]}])
@@ -80,6 +98,16 @@ def evaldata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RAG_EVALDATA", str(root))
     monkeypatch.setattr(datasets, "THRESHOLDS", tmp_path / "evals")
     return root
+
+
+def test_realtimeqa_web_labels_each_question_by_what_the_pages_say(evaldata: Path) -> None:
+    qs = datasets.build("realtimeqa-web")
+    assert [(q.id, q.answerable, q.answers, q.evidence, q.category) for q in qs.questions] == [
+        ("realtimeqa-web-20220617_1", True, ("Ohio",), ("https://usat.example/ohio",), "USAtoday"),
+        ("realtimeqa-web-20220617_2", False, (), (), "THE WEEK"),  # "Maple syrup" is on no page
+    ]  # _3: "Lake Erie" only on _1's page, not its own; _4: "ice cream" only in other words ("ice ... cream")
+    assert {a.url for a in qs.corpus} == {"https://usat.example/ohio", "https://week.example/food"}  # kept ones
+    assert [q.id for q in datasets.build("realtimeqa-web", split="test").questions] == []
 
 
 def test_realtimeqa_split_and_in_memory_corpus(evaldata: Path) -> None:

@@ -1,7 +1,8 @@
 """The built-in question sets, built in memory from the public data at run time (never copied into this repository).
 
 The data lives in ../shared/evaldata next to the repository, or in $RAG_EVALDATA (see its README.md). One reader per
-dataset (`realtimeqa`, `quail`, `rgb`), sets built in code from their items (`absent`, `long`, `long-refusal`), and
+dataset (`realtimeqa` and `realtimeqa-web`, `quail`, `rgb`), sets built in code from their items (`absent`, `long`,
+`long-refusal`), and
 the dev/test split rules in one place (`splits`). A reader returns `Item`s: a question, the articles it brings
 (evidence and distractors) and its split; a set is the questions of the chosen split, sampled (`--limit N`: the N
 questions whose id hashes lowest, in order, so a smaller sample is part of a larger one), with the union of their
@@ -43,6 +44,7 @@ class Dataset:
 
 DATASETS: dict[str, Dataset] = {
     "realtimeqa": Dataset(realtimeqa.DESCRIPTION, realtimeqa.items),
+    "realtimeqa-web": Dataset(realtimeqa.WEB_DESCRIPTION, realtimeqa.web_items),
     "quail": Dataset(quail.DESCRIPTION, quail.items),
     "rgb": Dataset(rgb.DESCRIPTION, rgb.items),
     "rgb-refusal": Dataset(rgb.REFUSAL_DESCRIPTION, lambda root: rgb.items(root, refusal=True)),

@@ -77,6 +77,53 @@ def items(root: Path) -> list[Item]:
     return out
 
 
+WEB_DESCRIPTION = ("RealTimeQA 2022's USA Today and The Week quiz questions (no gold article) over their web-search "
+                   "results: answerable when one of its own results states the answer (evidence = those results), "
+                   "unanswerable when no result of any question does, nor holds all of its words.")
+
+
+def web_items(root: Path) -> list[Item]:
+    """`realtimeqa-web`: the quiz questions that have no gold article (USA Today's and The Week's), each over the web
+    pages a search engine returned for it that week, as a user's library of web news would hold them. A question is
+    answerable when one of its own results states the answer (the accuracy metric's test); unanswerable when no
+    result of any question in the set states it or holds all of the answer's words (a paraphrase would); the rest
+    (an answer stated only in another question's results) is left out. Split by quiz week, like `realtimeqa`."""
+    from rag.evals.run import contains_answer
+    from rag.text import STOPWORDS, normalize
+
+    folder = root / FOLDER
+    asked: list[tuple[dict, tuple[Article, ...], str]] = []
+    for qa in _qa_files(root):
+        week = qa.name.removesuffix("_qa.jsonl")
+        with_gold = {rec["question_id"] for rec in read_jsonl(folder / f"{week}_gold.jsonl")
+                     if any(_usable_gold(r.get("text") or "") for r in rec["search_result"])}
+        search = {rec["question_id"]: rec["search_result"] for rec in read_jsonl(folder / f"{week}_gcs.jsonl")} \
+            if (folder / f"{week}_gcs.jsonl").exists() else {}
+        for rec in read_jsonl(qa):
+            results = tuple(search_article(r) for r in search.get(rec["question_id"], ())
+                            if len(r.get("text") or "") >= MIN_DISTRACTOR_CHARS)
+            if rec["question_id"] not in with_gold and results and rec.get("answer"):
+                asked.append((rec, results, splits.by_week(week)))
+    every = {a.id: f"{a.title}\n{a.text}" for _, results, _ in asked for a in results}
+    words = {aid: set(normalize(text).split()) for aid, text in every.items()}
+    out: list[Item] = []
+    for rec, results, split in asked:
+        answer = _unquote(rec["choices"][int(rec["answer"][0])])
+        qid = f"realtimeqa-web-{rec['question_id']}"
+        stating = tuple(a.url for a in results if contains_answer(f"{a.title}\n{a.text}", (answer,)))
+        if stating:
+            question = Question(qid, rec["question_sentence"].strip(), (answer,), True, stating,
+                                category=rec.get("question_source", ""))
+            out.append(Item(question, results, split))
+            continue
+        needed = {w for w in normalize(answer).split() if w not in STOPWORDS} or set(normalize(answer).split())
+        if any(contains_answer(t, (answer,)) for t in every.values()) or any(needed <= w for w in words.values()):
+            continue
+        out.append(Item(Question(qid, rec["question_sentence"].strip(), (), False, (),
+                                 category=rec.get("question_source", "")), results, split))
+    return out
+
+
 def search_articles(root: Path) -> Iterator[Article]:
     """Every web-search result article, week by week in file order (repeats included): the bench's news text."""
     folder = require(root / FOLDER)
