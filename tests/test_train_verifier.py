@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,19 @@ def test_leave_one_set_out_trains_on_the_other_sets_and_scores_the_one_left_out(
     monkeypatch.setattr(tv, "train", fake_train)
     assert tv.leave_one_set_out([a, b], l2=3.0, per_kind=False) == {"a": 1.0, "b": 0.0}
     assert seen == [("b",), ("a",)]
+
+
+def test_split_indexed_sets_are_harvested_per_split(monkeypatch) -> None:
+    import rag.evals.train_verifier as tv
+
+    calls = []
+
+    def fake_harvest(name, log=print, split="all"):  # noqa: ANN001, ANN202
+        calls.append((name, split))
+        return [SimpleNamespace(id=f"{name}-{i}") for i in range(3)]
+
+    monkeypatch.setattr(tv, "harvest", fake_harvest)
+    monkeypatch.setattr(tv, "split_ids", lambda name, split: {f"{name}-1"})
+    got = tv.harvest_split(["realtimeqa-web", "rgb"], "test")
+    assert calls == [("realtimeqa-web", "test"), ("rgb", "all")]  # rgb: its whole corpus, then filtered
+    assert [h.id for h in got] == ["realtimeqa-web-0", "realtimeqa-web-1", "realtimeqa-web-2", "rgb-1"]

@@ -53,6 +53,7 @@ from rag.evals.run import contains_answer, token_f1
 from rag.settings import DEFAULTS
 
 SETS = ("realtimeqa", "long", "rgb", "rgb-refusal", "quail", "seed")
+SPLIT_INDEXED = {"realtimeqa-web"}  # 1,813 web pages: each split's own index (the one its rag eval builds), not one
 CACHE = Path(".cache/verifier")
 ANSWER_AT = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
 KINDS = ("number", "date", "name", "other")
@@ -110,15 +111,17 @@ class _Unpickler(pickle.Unpickler):
         return Harvested if name == "Harvested" else super().find_class(module, name)
 
 
-def harvest(name: str, log=print) -> list[Harvested]:  # noqa: ANN001
-    """Every question of set `name` (QuAIL: all unanswerable and every 4th answerable one) over the set's whole
-    corpus, up to the model's draft. Cached by corpus; the split is applied after (`split_ids`)."""
+def harvest(name: str, log=print, split: str = "all") -> list[Harvested]:  # noqa: ANN001
+    """Every question of set `name` (QuAIL: all unanswerable and every 4th answerable one) in `split`, over that
+    split's corpus, up to the model's draft. Cached by corpus. The sets of SPLIT_INDEXED are harvested per split (the
+    index `rag eval NAME --split S` builds); the others over their whole corpus, the split applied after
+    (`split_ids`)."""
     from rag.assistant import Assistant
     from rag.evals import datasets
     from rag.evals.run import build_index, index_path, resolve_set
     from rag.settings import Settings
 
-    qs = resolve_set("seed") if name == "seed" else datasets.build(name)
+    qs = resolve_set("seed") if name == "seed" else datasets.build(name, split=split)
     # drafts harvested over an index from before sentence vectors were stored (or before int8 chunk vectors) stay
     # valid: the replay needs only the sentences the model read and its draft
     index_dir = index_path(qs, Settings())
@@ -169,6 +172,9 @@ def split_ids(name: str, split: str) -> set[str]:
 def harvest_split(names: list[str], split: str, log=print) -> list[Harvested]:  # noqa: ANN001
     out = []
     for name in names:
+        if name in SPLIT_INDEXED:
+            out += harvest(name, log, split)
+            continue
         ids = split_ids(name, split)
         out += [h for h in harvest(name, log) if h.id in ids]
     return out
