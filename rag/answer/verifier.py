@@ -75,6 +75,7 @@ _GENERIC = {
     "hospital", "airport", "stadium", "park", "street", "road", "bridge", "center", "centre", "church", "palace",
     "channel", "network", "studio", "studios", "records", "media", "press", "magazine", "daily", "tribune",
     "season", "episode", "edition", "election", "bowl", "film", "movie", "justice", "kingdom", "empire",
+    "tory", "tories", "labour", "conservative", "conservatives", "liberal", "liberals", "lgbt", "lgbtq",
 }
 
 
@@ -84,15 +85,35 @@ def question_names(question: str) -> list[str]:
     word ("Orsanne was rocked by…" names Orsanne; "Which…", "The…" name nothing)."""
     names = []
     for m in _CAPS.finditer(question):
-        words = [w for w in re.split(r"\s+", m.group().strip(" .")) if w]
-        keep = [w for w in words if _plain(w) not in _NOT_NAMES]
-        if m.start() == 0 and keep and keep[0] == words[0] and len(_plain(words[0])) < 3:
-            keep = keep[1:]
-        if keep and keep[-1].endswith(".") and keep[-1].count(".") == 1:  # "Kanye West. Among…": the stop, not "U.S."
-            keep[-1] = keep[-1][:-1]
-        if keep and any(_plain(w) not in _GENERIC and len(_plain(w)) >= 2 for w in keep):
-            names.append(" ".join(keep))
+        words = [_name_part(w) for w in re.split(r"\s+", m.group().strip(" .")) if w]
+        for n, group in enumerate(_possessive_groups([w for w in words if w])):
+            keep = [w for w in group if _plain(w) not in _NOT_NAMES]
+            if m.start() == 0 and n == 0 and keep and keep[0] == group[0] and len(_plain(group[0])) < 3:
+                keep = keep[1:]
+            if keep and keep[-1].endswith(".") and keep[-1].count(".") == 1:  # "Kanye West. Among…": the stop
+                keep[-1] = keep[-1][:-1]
+            if keep and any(_plain(w) not in _GENERIC and len(_plain(w)) >= 2 for w in keep):
+                names.append(" ".join(keep))
     return names
+
+
+def _name_part(word: str) -> str:
+    """The part of a capitalised word that names: "Prize-winning" → "Prize", "U-turn" → "U" (a lower-case part after
+    a hyphen describes); "Texas-Mexico", "Coca-Cola" stay whole."""
+    head, _, tail = word.rpartition("-")
+    return head if head and tail[:1].islower() else word
+
+
+def _possessive_groups(words: list[str]) -> list[list[str]]:
+    """A possessive ends a name, and is not part of it: "Liz Truss’s Tory conference" names "Liz Truss" and "Tory",
+    not "Liz Truss’s Tory"."""
+    groups: list[list[str]] = [[]]
+    for w in words:
+        owner = re.sub(r"['’]s$", "", w)
+        groups[-1].append(owner)
+        if owner != w:
+            groups.append([])
+    return [g for g in groups if g]
 
 
 def _plain(word: str) -> str:
