@@ -65,11 +65,12 @@ _AMOUNT_WORDS = {"million", "billion", "thousand", "bn", "percent", "about", "ap
                  "almost", "over", "more", "than", "least", "at", "up", "to", "us", "usd"}
 
 
-def contains_answer(text: str, golds: tuple[str, ...]) -> bool:
+def contains_answer(text: str, golds: tuple[str, ...], normalized: str | None = None) -> bool:
     """Does `text` state one of the gold answers: the gold's words in order (after `normalize`), or, said another
     way, the same amount ("$12.6 million" = "$12,600,000"; exact, not rounded), every part of a list in any order
-    ("Russia and China" = "China and Russia"), or a country by its usual short name ("UK")."""
-    t = f" {normalize(text)} "
+    ("Russia and China" = "China and Russia"), or a country by its usual short name ("UK"). `normalized`:
+    `normalize(text)`, when the caller checks one long text against many answers and has it already."""
+    t = f" {normalize(text) if normalized is None else normalized} "
     return any(_states(text, t, g) for g in golds)
 
 

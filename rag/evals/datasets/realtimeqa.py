@@ -105,7 +105,8 @@ def web_items(root: Path) -> list[Item]:
             if rec["question_id"] not in with_gold and results and rec.get("answer"):
                 asked.append((rec, results, splits.by_week(week)))
     every = {a.id: f"{a.title}\n{a.text}" for _, results, _ in asked for a in results}
-    words = {aid: set(normalize(text).split()) for aid, text in every.items()}
+    normal = {aid: normalize(text) for aid, text in every.items()}  # once: each page is checked against every answer
+    words = {aid: set(text.split()) for aid, text in normal.items()}
     out: list[Item] = []
     for rec, results, split in asked:
         answer = _unquote(rec["choices"][int(rec["answer"][0])])
@@ -117,7 +118,8 @@ def web_items(root: Path) -> list[Item]:
             out.append(Item(question, results, split))
             continue
         needed = {w for w in normalize(answer).split() if w not in STOPWORDS} or set(normalize(answer).split())
-        if any(contains_answer(t, (answer,)) for t in every.values()) or any(needed <= w for w in words.values()):
+        if any(needed <= w for w in words.values()) or any(contains_answer(every[aid], (answer,), normal[aid])
+                                                            for aid in every):
             continue
         out.append(Item(Question(qid, rec["question_sentence"].strip(), (), False, (),
                                  category=rec.get("question_source", "")), results, split))
