@@ -24,6 +24,17 @@ def _library(args: argparse.Namespace):  # noqa: ANN202
                    embedder_variant=s.embedder_variant, store=s.store)
 
 
+def _caution(raw: str) -> float:
+    """--caution as argparse reads it: a number from 0 to 0.5, or a message naming the flag."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 0.5, e.g. --caution 0.1; got {raw!r}") from None
+    if not 0.0 <= value <= 0.5:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 0.5 (0.05-0.1 refuses most wrong answers); got {raw}")
+    return value
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -178,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("question")
         sp.add_argument("--model", default=None, help="gemma | smollm2 | path.gguf | http://server/v1")
         sp.add_argument("--json", action="store_true")
-        sp.add_argument("--caution", type=float, default=None,
+        sp.add_argument("--caution", type=_caution, default=None,
                         help="0 (default) to 0.5: refuse more often, wrong and right answers alike ($RAG_CAUTION)")
     sp = add("eval", cmd_eval, "run a question set and score it")
     sp.add_argument("set_dir", help="a question-set folder, or a built-in name: seed, realtimeqa, realtimeqa-web, "

@@ -46,3 +46,14 @@ def test_one_source_of_defaults() -> None:
     assert params["evidence_sentences"].default == DEFAULTS.evidence_sentences == Settings().evidence_sentences
     assert params["max_tokens"].default == DEFAULTS.max_answer_tokens
     assert params["refuse_below"].default == DEFAULTS.refuse_below
+
+
+@pytest.mark.parametrize("raw", ["0.9", "-0.1", "lots"])
+def test_caution_flag_out_of_range_names_the_flag(raw: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from rag.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ask", "Who leads the delegation?", "--caution", raw])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --caution:" in err and "0.5" in err and "RAG_CAUTION" not in err
