@@ -23,12 +23,6 @@ _BOILERPLATE = re.compile(
     r"follow us on .{0,40}|all rights reserved.*|copyright ©.*|©.{0,80})\s*$",
     re.IGNORECASE,
 )
-# A video player's list of links scraped with the page ("JUST WATCHED Pence reacts … Replay More Videos ... MUST
-# WATCH Pence reacts … 00:56"): headlines of other stories, not the article's own sentences.
-_VIDEO_LINKS = re.compile(r"^\s*(just watched|must watch)\b|\breplay more videos\b", re.IGNORECASE)
-# A photo gallery's counter inside a caption ("… on March 2. Hide Caption 120 of 226"): the caption stays, the
-# button's words go.
-_GALLERY_BUTTON = re.compile(r"\s*\b(hide|show) caption \d+ of \d+\b", re.IGNORECASE)
 _INVISIBLE = re.compile("[\x00\u200b\u200c\u200d\u2060\ufeff]")  # NUL, zero-width characters and BOM
 _SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates (from JSON "\\ud800" escapes) are not valid UTF-8
 _TOO_DEEP = 'JSON nested too deeply to read; article records are flat objects with "title" and "text"'
@@ -77,13 +71,12 @@ def _clean_line(line: object) -> str:
 
 
 def clean_text(text: str, title: str = "") -> str:
-    """Normalise whitespace, drop boilerplate lines (web furniture, a video player's links), a gallery's caption
-    counters and lines repeating the title."""
+    """Normalise whitespace, drop boilerplate lines and lines repeating the title."""
     norm_title = _clean_line(title).casefold()
     lines: list[str] = []
     for line in _newlines(text).split("\n"):
-        line = _clean_line(_GALLERY_BUTTON.sub("", line))
-        if _BOILERPLATE.match(line) or _VIDEO_LINKS.search(line) or (norm_title and line.casefold() == norm_title):
+        line = _clean_line(line)
+        if _BOILERPLATE.match(line) or (norm_title and line.casefold() == norm_title):
             line = ""
         if line or (lines and lines[-1]):
             lines.append(line)
