@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from rag.errors import RagError
-from rag.settings import Settings
+from rag.settings import MAX_CAUTION, Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -25,13 +25,15 @@ def _library(args: argparse.Namespace):  # noqa: ANN202
 
 
 def _caution(raw: str) -> float:
-    """--caution as argparse reads it: a number from 0 to 0.5, or a message naming the flag."""
+    """--caution as argparse reads it: a number from 0 to MAX_CAUTION, or a message naming the flag (Settings checks
+    the same range for RAG_CAUTION and the Python API)."""
     try:
         value = float(raw)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number from 0 to 0.5, e.g. --caution 0.1; got {raw!r}") from None
-    if not 0.0 <= value <= 0.5:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 0.5 (0.05-0.1 refuses most wrong answers); got {raw}")
+        value = -1.0
+    if not 0.0 <= value <= MAX_CAUTION:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to {MAX_CAUTION:g}, e.g. --caution 0.1; "
+                                         f"got {raw!r}")
     return value
 
 
@@ -190,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--model", default=None, help="gemma | smollm2 | path.gguf | http://server/v1")
         sp.add_argument("--json", action="store_true")
         sp.add_argument("--caution", type=_caution, default=None,
-                        help="0 (default) to 0.5: refuse more often, wrong and right answers alike ($RAG_CAUTION)")
+                        help=f"0 (default) to {MAX_CAUTION:g}: refuse more often, wrong and right answers alike "
+                             "($RAG_CAUTION)")
     sp = add("eval", cmd_eval, "run a question set and score it")
     sp.add_argument("set_dir", help="a question-set folder, or a built-in name: seed, realtimeqa, realtimeqa-web, "
                                     "quail, rgb, rgb-refusal, absent, long, long-refusal")

@@ -9,6 +9,7 @@ from pathlib import Path
 from rag.errors import RagError
 
 MODELS = ("gemma", "smollm2")
+MAX_CAUTION = 0.5  # the largest caution accepted (README: the caution table, measured up to 0.2)
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Settings:
         if not isinstance(self.chunk_overlap, int) or not 0 <= self.chunk_overlap < self.chunk_sentences:
             raise RagError(f"chunk_overlap must be between 0 and chunk_sentences - 1 = {self.chunk_sentences - 1} "
                            f"(RAG_CHUNK_OVERLAP); got {self.chunk_overlap!r}")
-        for name, top in (("refuse_below", 1.0), ("caution", 0.5)):
+        for name, top in (("refuse_below", 1.0), ("caution", MAX_CAUTION)):
             value = getattr(self, name)
             if not 0.0 <= value <= top:
                 raise RagError(f"{name} must be between 0 and {top:g} (RAG_{name.upper()}); got {value!r}")

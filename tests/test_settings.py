@@ -48,7 +48,7 @@ def test_one_source_of_defaults() -> None:
     assert params["refuse_below"].default == DEFAULTS.refuse_below
 
 
-@pytest.mark.parametrize("raw", ["0.9", "-0.1", "lots"])
+@pytest.mark.parametrize("raw", ["0.9", "-0.1", "lots", "nan"])
 def test_caution_flag_out_of_range_names_the_flag(raw: str, capsys: pytest.CaptureFixture[str]) -> None:
     from rag.cli import main
 
