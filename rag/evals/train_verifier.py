@@ -122,14 +122,10 @@ def harvest(name: str, log=print, split: str = "all") -> list[Harvested]:  # noq
     from rag.settings import Settings
 
     qs = resolve_set("seed") if name == "seed" else datasets.build(name, split=split)
-    # drafts harvested over an index from before sentence vectors were stored (or before int8 chunk vectors) stay
-    # valid: the replay needs only the sentences the model read and its draft
+    # cached per index: drafts harvested over another index (one without sentence vectors, or with other chunk
+    # vectors) are not what the pipeline now writes (about half of them differ), so they are not reused
     index_dir = index_path(qs, Settings())
-    older = [CACHE / f"{index_path(qs, Settings(embedder_variant=v), sentence_vectors=False).name}.pkl"
-             for v in ("int8", "fp32")]
-    path = next((p for p in [CACHE / f"{index_dir.name}.pkl", *older] if p.exists()), CACHE / f"{index_dir.name}.pkl")
-    if (index_dir.parent / path.stem).is_dir():  # the index the drafts were harvested over
-        index_dir = index_dir.parent / path.stem
+    path = CACHE / f"{index_dir.name}.pkl"
     if not path.exists():
         build_index(qs)
     if path.exists():
