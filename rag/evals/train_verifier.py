@@ -307,7 +307,13 @@ def train(prepared: list[Prepared], l2: float = 1.0, per_kind: bool = True) -> V
                 claim_y.append(float(p.answerable and contains_answer(claim, p.answers)))
     cw, cmean, cscale = fit(np.array(claim_x), np.array(claim_y), l2=l2)
     base = replace(sentences, claim_weights=tuple(cw), claim_mean=tuple(cmean), claim_scale=tuple(cscale))
-    # thresholds: one for all kinds with the claim threshold, then each kind's own, twice round (coordinate ascent)
+    return choose_thresholds(base, prepared, per_kind)
+
+
+def choose_thresholds(base: Verifier, prepared: list[Prepared], per_kind: bool = True) -> Verifier:
+    """`base`'s two models with the thresholds that maximise `utility` on `prepared`: one answer threshold for all
+    kinds with the claim threshold, then each kind's own with the claim threshold and `defer_share`, twice round
+    (coordinate ascent)."""
     best = None
     for answer_at in ANSWER_AT:
         for claim_at in CLAIM_AT:
