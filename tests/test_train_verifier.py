@@ -112,3 +112,50 @@ def test_split_indexed_sets_are_harvested_per_split(monkeypatch) -> None:
     got = tv.harvest_split(["realtimeqa-web", "rgb"], "test")
     assert calls == [("realtimeqa-web", "test"), ("rgb", "all")]  # rgb: its whole corpus, then filtered
     assert [h.id for h in got] == ["realtimeqa-web-0", "realtimeqa-web-1", "realtimeqa-web-2", "rgb-1"]
+
+
+def test_choose_thresholds_keeps_the_models_and_sets_each_kinds_threshold() -> None:
+    from dataclasses import replace
+
+    from rag.evals.train_verifier import choose_thresholds
+
+    n = len(FEATURES)
+    base = Verifier(tuple([0.0] * n), tuple([0.0] * n), tuple([1.0] * n), {})  # every sentence p = 0.5
+    who = replace(_prepared([1.0, 0.0], kind="name"), set="a")  # quoting answers it right
+    count = replace(_prepared([0.0, 0.0], answerable=False, kind="number"), set="b")  # must be refused
+    v = choose_thresholds(base, [who, count])
+    assert (v.weights, v.mean, v.scale) == (base.weights, base.mean, base.scale)
+    assert v.answer_at["name"] <= 0.5 < v.answer_at["number"]
+    assert metrics([who, count], v) == {"a": {"accuracy": 1.0, "false_refusal": 0.0, "draft_accuracy": 0.0,
+                                              "kept": 0.0}, "b": {"refusal": 1.0}}
+    one = choose_thresholds(base, [who, count], per_kind=False)  # one threshold: answer both or refuse both
+    assert len(set(one.answer_at.values())) == 1
+
+
+def test_harvest_reuses_only_drafts_cached_for_the_current_index(tmp_path, monkeypatch) -> None:
+    import pickle
+
+    import rag.evals.datasets as datasets
+    import rag.evals.run as run
+    import rag.evals.train_verifier as tv
+
+    class Rebuilt(Exception):
+        pass
+
+    def build_index(qs):  # noqa: ANN001, ANN202
+        raise Rebuilt  # reached only when nothing is cached for the current index
+
+    monkeypatch.setattr(tv, "CACHE", tmp_path)
+    monkeypatch.setattr(datasets, "build", lambda name, split="all": SimpleNamespace(name=name))
+    def index_path(qs, settings, sentence_vectors=True):  # noqa: ANN001, ANN202
+        return tmp_path / ("rgb-new" if sentence_vectors else "rgb-old")  # "rgb-old": before sentence vectors
+
+    monkeypatch.setattr(run, "index_path", index_path)
+    monkeypatch.setattr(run, "build_index", build_index)
+    old = tv.Harvested("rgb", "q1", "Who?", ("Oslo",), True, (), {}, "stale draft", frozenset({"Reuters"}))
+    (tmp_path / "rgb-old.pkl").write_bytes(pickle.dumps([old]))  # drafts of another index of the same corpus
+    with pytest.raises(Rebuilt):
+        tv.harvest("rgb", log=lambda *a, **k: None)
+    fresh = tv.Harvested("rgb", "q1", "Who?", ("Oslo",), True, (), {}, "fresh draft", frozenset({"Reuters"}))
+    (tmp_path / "rgb-new.pkl").write_bytes(pickle.dumps([fresh]))
+    assert [h.draft for h in tv.harvest("rgb", log=lambda *a, **k: None)] == ["fresh draft"]

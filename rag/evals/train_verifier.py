@@ -2,6 +2,7 @@
 
     python -m rag.evals.train_verifier                 # harvest (cached), fit, choose thresholds, write the weights
     python -m rag.evals.train_verifier --report-only   # print dev and test metrics of the packaged weights
+    python -m rag.evals.train_verifier --thresholds-only --out F   # the packaged models, thresholds re-chosen on dev
     python -m rag.evals.train_verifier --cv [--l2 X] [--global-thresholds]   # leave-one-set-out on dev
 
 1. Harvest: every question of each set goes through the real pipeline, over the set's whole corpus, up to the
@@ -358,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m rag.evals.train_verifier", description=__doc__.split("\n\n")[0])
     ap.add_argument("--sets", default=",".join(SETS), help="comma-separated built-in sets (default: %(default)s)")
     ap.add_argument("--report-only", action="store_true", help="evaluate the packaged weights on dev and test")
+    ap.add_argument("--thresholds-only", action="store_true",
+                    help="keep the packaged models, re-choose every threshold on dev, write --out")
     ap.add_argument("--out", type=Path, default=WEIGHTS)
     ap.add_argument("--l2", type=float, default=1.0, help="L2 strength of both logistic models (default: 1)")
     ap.add_argument("--global-thresholds", action="store_true", help="one answer threshold for every kind")
@@ -374,14 +377,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:
         v = Verifier.load(args.out).cautious(args.caution)
         test = [prepare(h) for h in harvest_split(names, "test", log)]
-        print("dev\n" + table(metrics(dev, v)) + "\n\ntest\n" + table(metrics(test, v)))
+        by_dev, by_test = metrics(dev, v), metrics(test, v)
+        print(f"dev (utility {utility(by_dev):.4f})\n" + table(by_dev)
+              + f"\n\ntest (utility {utility(by_test):.4f})\n" + table(by_test))
         return 0
     if args.cv:
         by_set_u = leave_one_set_out(dev, args.l2, not args.global_thresholds)
         print("left-out set utility (trained on the other dev sets):\n" + "\n".join(
             f"{s:14}{u:8.3f}" for s, u in by_set_u.items()) + f"\n{'mean':14}{np.mean(list(by_set_u.values())):8.3f}")
         return 0
-    v = train(dev, args.l2, not args.global_thresholds)
+    if args.thresholds_only:
+        v = choose_thresholds(Verifier.load(), dev, not args.global_thresholds)
+    else:
+        v = train(dev, args.l2, not args.global_thresholds)
     by_set = metrics(dev, v)
     args.out.write_text(json.dumps({
         "features": list(FEATURES), "weights": list(v.weights), "mean": list(v.mean), "scale": list(v.scale),
