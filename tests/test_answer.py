@@ -23,6 +23,8 @@ from rag.settings import Settings
 UMEROV_QUESTION = "Who leads the Ukrainian delegation?"
 UMEROV_SENTENCE = ("The Ukrainian delegation will be led by former Defense Minister Rustem Umerov, who now serves as "
                    "secretary of the National Security and Defense Council.")
+CITIES_SENTENCE = ("Officials reported that four cities were struck, resulting in the death of a child and injuries to "
+                   "at least 41 others.")
 UNANSWERABLE = ["What is the capital of Australia?", "Who won the 2022 World Cup?"]
 FIRST_TURN = "Who will lead the Ukrainian delegation in the third round of talks?"
 FOLLOW_UP = "Where will that round be held?"
@@ -256,6 +258,19 @@ def test_scripted_unsupported_claim_falls_back_to_the_best_sentence(seed_library
     a = answerer.ask(UMEROV_QUESTION)
     assert a.mode == "extractive" and a.text == f"{UMEROV_SENTENCE} [1]"
     assert [c.text for c in a.citations] == [UMEROV_SENTENCE]
+
+
+def test_scripted_unsure_rewording_of_the_likeliest_sentence_gives_way_to_its_quote(seed_library) -> None:
+    # "41." rests on the sentence that answers (it holds "41"), but pulls the wrong number out of it: the verifier
+    # finds the claim unlikely to be right (below `requote_below`), so the sentence itself is quoted
+    answerer, _ = scripted(seed_library.retriever, "41. [1]")
+    a = answerer.ask("How many Ukrainian cities were struck in the nighttime attacks?")
+    assert a.mode == "extractive" and a.text == f"{CITIES_SENTENCE} [1]"
+    assert [c.text for c in a.citations] == [CITIES_SENTENCE]
+    assert_spans_slice(seed_library, a.citations)
+    # a claim the verifier is sure of stays the answer (the Umerov claim: test_scripted_supported_claim_keeps_…)
+    answerer, _ = scripted(seed_library.retriever, "Umerov [1].")
+    assert answerer.ask(UMEROV_QUESTION).text == "Umerov. [1]"
 
 
 def test_scripted_not_in_articles_is_a_refusal_unless_a_sentence_clearly_answers(seed_library) -> None:

@@ -33,13 +33,13 @@ def test_fit_separates_a_separable_feature() -> None:
     assert w[1] > 0
 
 
-def _verifier(answer_at: float, claim_at: float, defer_share: float = 0.0) -> Verifier:
+def _verifier(answer_at: float, claim_at: float, defer_share: float = 0.0, requote_below: float = 0.0) -> Verifier:
     """Claim probability = logistic(likely - 0.5) * ... : weights that make it the sentence's own likelihood."""
     n, m = len(FEATURES), len(CLAIM_FEATURES)
     cw = [0.0] * m
     cw[0], cw[CLAIM_FEATURES.index("likely")] = -4.0, 8.0  # p(claim) = logistic(8 * likely - 4)
     return Verifier(tuple([0.0] * n), tuple([0.0] * n), tuple([1.0] * n), {"name": answer_at}, tuple(cw),
-                    tuple([0.0] * m), tuple([1.0] * m), claim_at, defer_share)
+                    tuple([0.0] * m), tuple([1.0] * m), claim_at, defer_share, requote_below)
 
 
 def test_decide_quotes_the_likeliest_sentence_keeps_supported_claims_and_refuses() -> None:
@@ -64,6 +64,31 @@ def test_given_is_the_answer_with_the_sentences_it_rests_on() -> None:
     assert given(_prepared([1.0, 0.0]), np.array([0.4, 0.1]), v) is None
     claim = _prepared([1.0, 0.0], claims=("Oslo.",), support=[[1.0, 0.0]])
     assert given(claim, np.array([0.55, 0.1]), _verifier(0.9, 0.5)) == ("Oslo.", (oslo,))
+
+def test_an_unsure_claim_on_the_likeliest_sentence_gives_way_to_the_sentence() -> None:
+    oslo = "Oslo hosts the talks."
+    claim = _prepared([1.0, 0.0], claims=("Bergen.",), support=[[1.0, 0.0]])
+    likely = np.array([0.55, 0.1])  # p(claim) = logistic(8 * 0.55 - 4) = 0.599
+    assert given(claim, likely, _verifier(0.9, 0.5)) == ("Bergen.", (oslo,))  # off: the claim is kept
+    assert given(claim, likely, _verifier(0.9, 0.5, requote_below=0.6)) == (oslo, (oslo,))  # quoted, though 0.55
+    assert given(claim, likely, _verifier(0.9, 0.5, requote_below=0.59)) == ("Bergen.", (oslo,))  # sure enough
+    # a claim resting on another sentence than the likeliest is not the likeliest one's rewording: kept
+    other = _prepared([1.0, 0.0], claims=("Rain.",), support=[[0.0, 1.0]])
+    assert given(other, np.array([0.6, 0.56]), _verifier(0.9, 0.5, requote_below=0.9)) == ("Rain.", ("Rain fell.",))
+    # two claims, one on each sentence: kept, both
+    both = _prepared([1.0, 0.0], claims=("Oslo.", "Rain."), support=[[1.0, 0.0], [0.0, 1.0]])
+    assert given(both, np.array([0.6, 0.56]), _verifier(0.9, 0.5, requote_below=0.9)) == (
+        "Oslo. Rain.", (oslo, "Rain fell."))
+
+
+def test_verifier_requotes_exact() -> None:
+    v = _verifier(0.5, 0.5, requote_below=0.7)
+    assert v.requotes([0.69, 0.2], on_likeliest=True) is True
+    assert v.requotes([0.7], on_likeliest=True) is False
+    assert v.requotes([0.1], on_likeliest=False) is False
+    assert v.requotes([], on_likeliest=True) is False
+    assert _verifier(0.5, 0.5).requotes([0.0], on_likeliest=True) is False  # 0: never
+
 
 def test_metrics_and_utility_exact() -> None:
     n = len(FEATURES)

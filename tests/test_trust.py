@@ -4,6 +4,8 @@ written-out pairs, and bad questions answered with a clear message or a refusal.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rag.answer.pipeline import Answerer
@@ -38,8 +40,16 @@ def test_absent_names_are_refused_by_name(seed_assistant, question: str, name: s
 
 
 def test_a_correct_short_draft_is_kept(seed_library) -> None:
-    answerer = Answerer(seed_library.retriever, FixedDraft("Istanbul. [1]"))
-    a = answerer.ask("In which city is the third round of direct negotiations expected to take place?")
+    question = "In which city is the third round of direct negotiations expected to take place?"
+    # the right answer reaches the reader, cited to the sentence that states it: as the model's own word, or, when
+    # the verifier is unsure of that rewording (`requote_below`), as the sentence it rests on
+    a = Answerer(seed_library.retriever, FixedDraft("Istanbul. [1]")).ask(question)
+    assert not a.refused and "Istanbul" in a.text and "Istanbul" in a.citations[0].text
+    if a.mode == "extractive":
+        assert a.text == f"{a.citations[0].text} [1]"
+    # the draft itself is the answer whenever the verifier does not prefer the quote
+    keeps_words = replace(Verifier.load(), requote_below=0.0)
+    a = Answerer(seed_library.retriever, FixedDraft("Istanbul. [1]"), verifier=keeps_words).ask(question)
     assert not a.refused and a.mode == "generated"
     assert a.text.startswith("Istanbul.") and "Istanbul" in a.citations[0].text
 
@@ -49,7 +59,7 @@ def test_caution_refuses_what_the_default_answers(seed_library) -> None:
     default = Answerer(seed_library.retriever, FixedDraft("Istanbul. [1]")).ask(question)
     cautious = Answerer(seed_library.retriever, FixedDraft("Istanbul. [1]"),
                         verifier=Verifier.load().cautious(0.5)).ask(question)
-    assert not default.refused and default.text.startswith("Istanbul.")
+    assert not default.refused and "Istanbul" in default.text
     assert cautious.refused and cautious.citations == () and cautious.closest
 
 

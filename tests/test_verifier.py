@@ -152,6 +152,7 @@ def test_packaged_weights_load_and_match_the_features() -> None:
     assert tuple(data["features"]) == FEATURES
     v = Verifier.load()
     assert len(v.weights) == len(FEATURES) and 0.0 < v.claim_at <= 1.0 and 0.0 <= v.defer_share <= 1.0
+    assert 0.0 <= v.requote_below <= 1.0
     assert len(v.claim_weights) == len(CLAIM_FEATURES)
     assert set(v.answer_at) == {"number", "date", "name", "other"}
     assert all(0.0 < x <= 1.0 for x in v.answer_at.values())

@@ -182,7 +182,7 @@ class Answerer:
             claims = [c for c in claims if not new_words(c.text, question) <= before]
         rows = features(q, context, refused)
         likely = self.verifier.probabilities(rows)
-        checked = []
+        checked, right, rest_on = [], [], set()  # kept claims, how likely each is right, the sentences they rest on
         supported = []  # claims a sentence supports, though not likely enough to stand alone
         for cl in claims:  # the sentence each claim rests on, then how likely the claim is right
             c = check_claim(cl, question, context, likely, numbered=self.evidence_sentences)
@@ -190,11 +190,18 @@ class Answerer:
                 n = next(i for i, ev in enumerate(context) if ev is c.evidence)
                 row = claim_features(q, len(new_words(c.claim, question)), claim_answers(c.claim, q), n, c.support,
                                      not c.recited, likely, rows)
-                (checked if self.verifier.keeps(row, q.kind) else supported).append(c)
+                if self.verifier.keeps(row, q.kind):
+                    checked.append(c)
+                    right.append(self.verifier.claim_probability(row))
+                    rest_on.add(n)
+                else:
+                    supported.append(c)
+        best = int(np.argmax(likely)) if len(likely) else -1
+        if self.verifier.requotes(right, rest_on == {best}):
+            checked = []  # the kept claims only reword the likeliest sentence, and unsurely: quote it instead
+        elif not checked and (best < 0 or likely[best] < self.verifier.quote_threshold(q.kind, refused)):
+            return self._refusal(question, standalone, context, t)
         if not checked:
-            best = int(np.argmax(likely)) if len(likely) else -1
-            if best < 0 or likely[best] < self.verifier.quote_threshold(q.kind, refused):
-                return self._refusal(question, standalone, context, t)
             answer = self._extractive(question, standalone, context[best], float(likely[best]), t)
             answer = self._add_other_source(answer, q, supported)
             return self._complete(self._note_disagreement(answer, q, context, likely), q, context, likely)

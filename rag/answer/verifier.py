@@ -317,6 +317,7 @@ class Verifier:
     claim_scale: tuple[float, ...] = ()
     claim_at: float = 0.5  # keep a model claim at least this likely to be right
     defer_share: float = 0.0  # ... unless its sentence is less than this share as likely as an answer-worthy best one
+    requote_below: float = 0.0  # claims resting only on the likeliest sentence, none this likely right: quote it
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> Verifier:
@@ -330,7 +331,7 @@ class Verifier:
             raise ValueError(f"{path} was trained on other features; retrain: python -m rag.evals.train_verifier")
         return cls(tuple(data["weights"]), tuple(data["mean"]), tuple(data["scale"]), dict(data["answer_at"]),
                    tuple(data["claim_weights"]), tuple(data["claim_mean"]), tuple(data["claim_scale"]),
-                   data["claim_at"], data.get("defer_share", 0.0))
+                   data["claim_at"], data.get("defer_share", 0.0), data.get("requote_below", 0.0))
 
     def cautious(self, caution: float) -> Verifier:
         """The same verifier asking `caution` more likelihood of every quote and every kept claim: it refuses more,
@@ -354,6 +355,13 @@ class Verifier:
         if share < self.defer_share and best >= self.answer_threshold(kind):
             return False
         return self.claim_probability(claim_row) >= self.claim_at
+
+    def requotes(self, claim_probabilities: Sequence[float], on_likeliest: bool) -> bool:
+        """Quote the likeliest sentence instead of the kept claims, all of which rest on it (`on_likeliest`), when
+        none of them is `requote_below` likely to be right: the sentence's own words cannot misstate it, and a tiny
+        model's rewording of the right sentence is often wrong ("Serena Williams." for "Who won the women's singles at
+        Wimbledon in 2018?", resting on "Angelique Kerber has won …, beating Serena Williams in the final.")."""
+        return on_likeliest and bool(claim_probabilities) and max(claim_probabilities) < self.requote_below
 
     def claim_probability(self, row: np.ndarray) -> float:
         return float(_logistic(row.reshape(1, -1), self.claim_weights, self.claim_mean, self.claim_scale)[0])

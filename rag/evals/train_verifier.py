@@ -60,6 +60,7 @@ ANSWER_AT = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4
 KINDS = ("number", "date", "name", "other")
 CLAIM_AT = (0.03, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 DEFER_SHARE = (0.0, 0.1, 0.2, 0.3, 0.5)
+REQUOTE_BELOW = (0.0, 0.5, 0.6, 0.7, 0.8, 1.0)
 FALSE_REFUSAL_CEILING = 0.15
 NUMBERED = DEFAULTS.evidence_sentences  # the sentences numbered in the prompt: a model's [n] beyond them is not its own
 KEPT_FLOOR = 0.9  # the share of correct drafts the checker must keep
@@ -233,15 +234,17 @@ def claim_rows(p: Prepared, likely: np.ndarray) -> list[tuple[np.ndarray, int] |
 
 def given(p: Prepared, likely: np.ndarray, v: Verifier) -> tuple[str, tuple[str, ...]] | None:
     """The answer exactly as `Answerer.stream` and `check` decide it, on precomputed numbers: (its text, the
-    sentences it rests on), the kept claims or else the quoted sentence; None when refused."""
+    sentences it rests on), the kept claims or else the quoted sentence (also when the kept claims only reword the
+    likeliest sentence, none of them sure: `Verifier.requotes`); None when refused."""
     if p.absent or p.low or not len(likely):
         return None
-    kept = [(c, found[1]) for c, found in zip(p.claims, claim_rows(p, likely), strict=True)
+    kept = [(c, found[1], v.claim_probability(found[0]))
+            for c, found in zip(p.claims, claim_rows(p, likely), strict=True)
             if found is not None and v.keeps(found[0], p.kind)]
-    if kept:
-        return " ".join(c for c, _ in kept), tuple(p.sentences[n] for _, n in kept)
     best = int(np.argmax(likely))
-    if likely[best] < v.quote_threshold(p.kind, p.model_refused):
+    if kept and not v.requotes([r for _, _, r in kept], {n for _, n, _ in kept} == {best}):
+        return " ".join(c for c, _, _ in kept), tuple(p.sentences[n] for _, n, _ in kept)
+    if not kept and likely[best] < v.quote_threshold(p.kind, p.model_refused):
         return None
     return p.sentences[best], (p.sentences[best],)
 
@@ -313,8 +316,8 @@ def train(prepared: list[Prepared], l2: float = 1.0, per_kind: bool = True) -> V
 
 def choose_thresholds(base: Verifier, prepared: list[Prepared], per_kind: bool = True) -> Verifier:
     """`base`'s two models with the thresholds that maximise `utility` on `prepared`: one answer threshold for all
-    kinds with the claim threshold, then each kind's own with the claim threshold and `defer_share`, twice round
-    (coordinate ascent)."""
+    kinds with the claim threshold, then each kind's own with the claim threshold and `defer_share`, then
+    `requote_below`, twice round (coordinate ascent)."""
     best = None
     for answer_at in ANSWER_AT:
         for claim_at in CLAIM_AT:
@@ -336,6 +339,11 @@ def choose_thresholds(base: Verifier, prepared: list[Prepared], per_kind: bool =
                 u = utility(metrics(prepared, v))
                 if u > best[0] + 1e-9:
                     best = (u, v)
+        for requote in REQUOTE_BELOW:
+            v = replace(best[1], requote_below=requote)
+            u = utility(metrics(prepared, v))
+            if u > best[0] + 1e-9:
+                best = (u, v)
     return best[1]
 
 
@@ -395,10 +403,11 @@ def main(argv: list[str] | None = None) -> int:
         "features": list(FEATURES), "weights": list(v.weights), "mean": list(v.mean), "scale": list(v.scale),
         "answer_at": v.answer_at, "claim_features": list(CLAIM_FEATURES), "claim_weights": list(v.claim_weights),
         "claim_mean": list(v.claim_mean), "claim_scale": list(v.claim_scale), "claim_at": v.claim_at,
-        "defer_share": v.defer_share, "trained_on": names, "split": "dev",
+        "defer_share": v.defer_share, "requote_below": v.requote_below, "trained_on": names, "split": "dev",
         "questions": len(dev), "sentences": int(sum(len(p.rows) for p in dev)), "dev_metrics": by_set,
     }, indent=1) + "\n")
-    print(f"wrote {args.out}: answer_at {v.answer_at}, claim_at {v.claim_at}, defer_share {v.defer_share}\n"
+    print(f"wrote {args.out}: answer_at {v.answer_at}, claim_at {v.claim_at}, defer_share {v.defer_share}, "
+          f"requote_below {v.requote_below}\n"
           + table(by_set))
     return 0
 
