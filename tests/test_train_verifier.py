@@ -65,17 +65,18 @@ def test_given_is_the_answer_with_the_sentences_it_rests_on() -> None:
     claim = _prepared([1.0, 0.0], claims=("Oslo.",), support=[[1.0, 0.0]])
     assert given(claim, np.array([0.55, 0.1]), _verifier(0.9, 0.5)) == ("Oslo.", (oslo,))
 
-def test_an_unsure_claim_on_the_likeliest_sentence_gives_way_to_the_sentence() -> None:
+def test_an_unsure_claim_gives_way_to_the_sentence_it_rests_on() -> None:
     oslo = "Oslo hosts the talks."
     claim = _prepared([1.0, 0.0], claims=("Bergen.",), support=[[1.0, 0.0]])
     likely = np.array([0.55, 0.1])  # p(claim) = logistic(8 * 0.55 - 4) = 0.599
     assert given(claim, likely, _verifier(0.9, 0.5)) == ("Bergen.", (oslo,))  # off: the claim is kept
     assert given(claim, likely, _verifier(0.9, 0.5, requote_below=0.6)) == (oslo, (oslo,))  # quoted, though 0.55
     assert given(claim, likely, _verifier(0.9, 0.5, requote_below=0.59)) == ("Bergen.", (oslo,))  # sure enough
-    # a claim resting on another sentence than the likeliest is not the likeliest one's rewording: kept
-    other = _prepared([1.0, 0.0], claims=("Rain.",), support=[[0.0, 1.0]])
-    assert given(other, np.array([0.6, 0.56]), _verifier(0.9, 0.5, requote_below=0.9)) == ("Rain.", ("Rain fell.",))
-    # two claims, one on each sentence: kept, both
+    # the sentence the claim rests on is quoted, not the likeliest one
+    rain = _prepared([1.0, 0.0], claims=("Drizzle.",), support=[[0.0, 1.0]])
+    assert given(rain, np.array([0.6, 0.56]), _verifier(0.9, 0.5)) == ("Drizzle.", ("Rain fell.",))
+    assert given(rain, np.array([0.6, 0.56]), _verifier(0.9, 0.5, requote_below=0.9)) == ("Rain fell.", ("Rain fell.",))
+    # claims resting on two sentences are not one sentence's rewording: kept, both
     both = _prepared([1.0, 0.0], claims=("Oslo.", "Rain."), support=[[1.0, 0.0], [0.0, 1.0]])
     assert given(both, np.array([0.6, 0.56]), _verifier(0.9, 0.5, requote_below=0.9)) == (
         "Oslo. Rain.", (oslo, "Rain fell."))
@@ -83,11 +84,11 @@ def test_an_unsure_claim_on_the_likeliest_sentence_gives_way_to_the_sentence() -
 
 def test_verifier_requotes_exact() -> None:
     v = _verifier(0.5, 0.5, requote_below=0.7)
-    assert v.requotes([0.69, 0.2], on_likeliest=True) is True
-    assert v.requotes([0.7], on_likeliest=True) is False
-    assert v.requotes([0.1], on_likeliest=False) is False
-    assert v.requotes([], on_likeliest=True) is False
-    assert _verifier(0.5, 0.5).requotes([0.0], on_likeliest=True) is False  # 0: never
+    assert v.requotes([0.69, 0.2], one_sentence=True) is True
+    assert v.requotes([0.7], one_sentence=True) is False
+    assert v.requotes([0.1], one_sentence=False) is False
+    assert v.requotes([], one_sentence=True) is False
+    assert _verifier(0.5, 0.5).requotes([0.0], one_sentence=True) is False  # 0: never
 
 
 def test_metrics_and_utility_exact() -> None:

@@ -197,8 +197,8 @@ class Answerer:
                 else:
                     supported.append(c)
         best = int(np.argmax(likely)) if len(likely) else -1
-        if self.verifier.requotes(right, rest_on == {best}):
-            checked = []  # the kept claims only reword the likeliest sentence, and unsurely: quote it instead
+        if self.verifier.requotes(right, len(rest_on) == 1):
+            checked, best = [], rest_on.pop()  # the kept claims only reword one sentence, and unsurely: quote it
         elif not checked and (best < 0 or likely[best] < self.verifier.quote_threshold(q.kind, refused)):
             return self._refusal(question, standalone, context, t)
         if not checked:

@@ -317,7 +317,7 @@ class Verifier:
     claim_scale: tuple[float, ...] = ()
     claim_at: float = 0.5  # keep a model claim at least this likely to be right
     defer_share: float = 0.0  # ... unless its sentence is less than this share as likely as an answer-worthy best one
-    requote_below: float = 0.0  # claims resting only on the likeliest sentence, none this likely right: quote it
+    requote_below: float = 0.0  # kept claims resting on one sentence, none this likely right: quote it
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> Verifier:
@@ -356,12 +356,12 @@ class Verifier:
             return False
         return self.claim_probability(claim_row) >= self.claim_at
 
-    def requotes(self, claim_probabilities: Sequence[float], on_likeliest: bool) -> bool:
-        """Quote the likeliest sentence instead of the kept claims, all of which rest on it (`on_likeliest`), when
-        none of them is `requote_below` likely to be right: the sentence's own words cannot misstate it, and a tiny
-        model's rewording of the right sentence is often wrong ("Serena Williams." for "Who won the women's singles at
+    def requotes(self, claim_probabilities: Sequence[float], one_sentence: bool) -> bool:
+        """Quote the sentence the kept claims rest on instead of them, when they all rest on one (`one_sentence`) and
+        none is `requote_below` likely to be right: the sentence's own words cannot misstate it, and a tiny model's
+        rewording of the right sentence is often wrong ("Serena Williams." for "Who won the women's singles at
         Wimbledon in 2018?", resting on "Angelique Kerber has won …, beating Serena Williams in the final.")."""
-        return on_likeliest and bool(claim_probabilities) and max(claim_probabilities) < self.requote_below
+        return one_sentence and bool(claim_probabilities) and max(claim_probabilities) < self.requote_below
 
     def claim_probability(self, row: np.ndarray) -> float:
         return float(_logistic(row.reshape(1, -1), self.claim_weights, self.claim_mean, self.claim_scale)[0])

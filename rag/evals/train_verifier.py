@@ -234,17 +234,20 @@ def claim_rows(p: Prepared, likely: np.ndarray) -> list[tuple[np.ndarray, int] |
 
 def given(p: Prepared, likely: np.ndarray, v: Verifier) -> tuple[str, tuple[str, ...]] | None:
     """The answer exactly as `Answerer.stream` and `check` decide it, on precomputed numbers: (its text, the
-    sentences it rests on), the kept claims or else the quoted sentence (also when the kept claims only reword the
-    likeliest sentence, none of them sure: `Verifier.requotes`); None when refused."""
+    sentences it rests on), the kept claims or else the quoted sentence: the likeliest, or the one sentence the kept
+    claims reword when none of them is sure (`Verifier.requotes`); None when refused."""
     if p.absent or p.low or not len(likely):
         return None
     kept = [(c, found[1], v.claim_probability(found[0]))
             for c, found in zip(p.claims, claim_rows(p, likely), strict=True)
             if found is not None and v.keeps(found[0], p.kind)]
     best = int(np.argmax(likely))
-    if kept and not v.requotes([r for _, _, r in kept], {n for _, n, _ in kept} == {best}):
+    rest_on = {n for _, n, _ in kept}
+    if v.requotes([r for _, _, r in kept], len(rest_on) == 1):
+        best = rest_on.pop()
+    elif kept:
         return " ".join(c for c, _, _ in kept), tuple(p.sentences[n] for _, n, _ in kept)
-    if not kept and likely[best] < v.quote_threshold(p.kind, p.model_refused):
+    elif likely[best] < v.quote_threshold(p.kind, p.model_refused):
         return None
     return p.sentences[best], (p.sentences[best],)
 
