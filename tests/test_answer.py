@@ -260,7 +260,7 @@ def test_scripted_unsupported_claim_falls_back_to_the_best_sentence(seed_library
     assert [c.text for c in a.citations] == [UMEROV_SENTENCE]
 
 
-def test_scripted_unsure_rewording_of_the_likeliest_sentence_gives_way_to_its_quote(seed_library) -> None:
+def test_scripted_unsure_rewording_of_a_sentence_gives_way_to_its_quote(seed_library) -> None:
     # "41." rests on the sentence that answers (it holds "41"), but pulls the wrong number out of it: the verifier
     # finds the claim unlikely to be right (below `requote_below`), so the sentence itself is quoted
     answerer, _ = scripted(seed_library.retriever, "41. [1]")
