@@ -39,6 +39,23 @@ def test_parse_claims_without_markers_and_with_empty_input() -> None:
     assert parse_claims("[1]") == []  # a bare marker is not a claim
 
 
+def test_parse_claims_drops_the_models_labels() -> None:
+    # Drafts written after "Short answer:" go on with "Long answer: …", "The answer is: eggs." or a numbered list;
+    # the label is not part of what the claim asserts (its words would count as unsupported).
+    assert parse_claims("Istanbul [1]. Long answer: Talks are in Istanbul [2].") == [
+        Claim("Istanbul.", (1,)),
+        Claim("Talks are in Istanbul.", (2,)),
+    ]
+    assert parse_claims("The answer is: eggs.") == [Claim("eggs.", ())]
+    assert parse_claims("The answer is Paris [3].") == [Claim("Paris.", (3,))]
+    assert parse_claims("Answer: Facebook.") == [Claim("Facebook.", ())]
+    assert parse_claims("1. Burn a spider.") == [Claim("Burn a spider.", ())]
+    # ... and nothing else: a number that is the answer, a decimal, words that only start like a label
+    assert parse_claims("41.") == [Claim("41.", ())]
+    assert parse_claims("1.5 million people.") == [Claim("1.5 million people.", ())]
+    assert parse_claims("Answers vary by state.") == [Claim("Answers vary by state.", ())]
+
+
 def test_parse_claims_several_markers_and_no_space() -> None:
     assert parse_claims("Umerov leads it [1][4]. Talks are in Istanbul [2,3].") == [
         Claim("Umerov leads it.", (1, 4)),

@@ -22,6 +22,10 @@ _INJECTION = re.compile(
 )
 # a marker written after the full stop ("... Council. [1] The team ...") belongs to the sentence before it
 _MARKER_AFTER_STOP = re.compile(r"([.!?])\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)")
+# a label the model writes before a claim ("Long answer: …", "The answer is: eggs.", a list's "1. "): not its content
+_LEAD_IN = re.compile(
+    r"^(?:(?:(?:the|my)\s+)?(?:short\s+|long\s+|final\s+)?answer(?:\s*[:\-–]|\s+is\s*:?)\s*|\d{1,2}[.)]\s+)",
+    re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ def parse_claims(answer: str) -> list[Claim]:
     for s, e in split_spans(answer):
         piece = answer[s:e]
         cited = tuple(int(n) for m in MARKER.finditer(piece) for n in m.group(1).split(","))
-        text = MARKER.sub("", piece).strip()
+        text = _LEAD_IN.sub("", MARKER.sub("", piece).strip()).strip()
         if text:
             claims.append(Claim(text, cited))
     return claims
