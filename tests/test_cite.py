@@ -50,6 +50,7 @@ def test_parse_claims_drops_the_models_labels() -> None:
     assert parse_claims("The answer is Paris [3].") == [Claim("Paris.", (3,))]
     assert parse_claims("Answer: Facebook.") == [Claim("Facebook.", ())]
     assert parse_claims("1. Burn a spider.") == [Claim("Burn a spider.", ())]
+    assert parse_claims("Long answer: 2. burn a spider.") == [Claim("burn a spider.", ())]
     # ... and nothing else: a number that is the answer, a decimal, words that only start like a label
     assert parse_claims("41.") == [Claim("41.", ())]
     assert parse_claims("1.5 million people.") == [Claim("1.5 million people.", ())]

@@ -24,7 +24,7 @@ _INJECTION = re.compile(
 _MARKER_AFTER_STOP = re.compile(r"([.!?])\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)")
 # a label the model writes before a claim ("Long answer: …", "The answer is: eggs.", a list's "1. "): not its content
 _LEAD_IN = re.compile(
-    r"^(?:(?:(?:the|my)\s+)?(?:short\s+|long\s+|final\s+)?answer(?:\s*[:\-–]|\s+is\s*:?)\s*|\d{1,2}[.)]\s+)",
+    r"^(?:(?:(?:the|my)\s+)?(?:short\s+|long\s+|final\s+)?answer(?:\s*[:\-–]|\s+is\s*:?)\s*|\d{1,2}[.)]\s+)+",
     re.IGNORECASE)
 
 
