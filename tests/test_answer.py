@@ -25,6 +25,8 @@ UMEROV_SENTENCE = ("The Ukrainian delegation will be led by former Defense Minis
                    "secretary of the National Security and Defense Council.")
 CITIES_SENTENCE = ("Officials reported that four cities were struck, resulting in the death of a child and injuries to "
                    "at least 41 others.")
+PREVIOUS_ROUNDS_SENTENCE = ("The previous two rounds of talks, held in Istanbul in May and June, resulted in limited "
+                            "progress.")
 UNANSWERABLE = ["What is the capital of Australia?", "Who won the 2022 World Cup?"]
 FIRST_TURN = "Who will lead the Ukrainian delegation in the third round of talks?"
 FOLLOW_UP = "Where will that round be held?"
@@ -271,6 +273,23 @@ def test_scripted_unsure_rewording_of_a_sentence_gives_way_to_its_quote(seed_lib
     # a claim the verifier is sure of stays the answer (the Umerov claim: test_scripted_supported_claim_keeps_…)
     answerer, _ = scripted(seed_library.retriever, "Umerov [1].")
     assert answerer.ask(UMEROV_QUESTION).text == "Umerov. [1]"
+
+
+def test_scripted_follow_up_claim_may_restate_the_conversation(seed_library) -> None:
+    # The model answers "Where will that round be held?" in full, restating the previous turn ("The third round of
+    # direct negotiations"); only "third" and "Istanbul" are the claim's own. Read against the bare follow-up, the
+    # restated words counted as unsupported and the right answer was refused ("The articles don't say").
+    history = [Turn("Which round of direct negotiations are both sides preparing for?",
+                    "A third round of direct negotiations")]
+    answerer, _ = scripted(seed_library.retriever, "The third round of direct negotiations will be held in Istanbul.")
+    a = answerer.ask(FOLLOW_UP, history)
+    assert not a.refused and a.mode == "extractive"
+    # The claim model doubts the long rewording (below `requote_below`), so a sentence naming Istanbul is quoted:
+    # the verifier's likeliest for the bare follow-up is the one about where the earlier rounds were held, not
+    # ISTANBUL_SENTENCE (it reads "held" and "rounds" there); both state the place the reader asked about.
+    assert a.text == f"{PREVIOUS_ROUNDS_SENTENCE} [1]"
+    assert [c.text for c in a.citations] == [PREVIOUS_ROUNDS_SENTENCE]
+    assert_spans_slice(seed_library, a.citations)
 
 
 def test_scripted_not_in_articles_is_a_refusal_unless_a_sentence_clearly_answers(seed_library) -> None:

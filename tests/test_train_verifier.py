@@ -185,3 +185,24 @@ def test_harvest_reuses_only_drafts_cached_for_the_current_index(tmp_path, monke
     fresh = tv.Harvested("rgb", "q1", "Who?", ("Oslo",), True, (), {}, "fresh draft", frozenset({"Reuters"}))
     (tmp_path / "rgb-new.pkl").write_bytes(pickle.dumps([fresh]))
     assert [h.draft for h in tv.harvest("rgb", log=lambda *a, **k: None)] == ["fresh draft"]
+
+
+def test_prepare_reads_a_follow_ups_claims_against_the_conversation() -> None:
+    # As Answerer.check does: words the standalone question (the follow-up with the conversation's words) already
+    # holds need no support, so the claim rests on "Istanbul" alone
+    from dataclasses import replace
+
+    from rag.answer.retrieve import Evidence
+    from rag.evals.train_verifier import Harvested, prepare
+    from rag.ingest.articles import make_article
+    from rag.ingest.sentences import split_sentences
+
+    art = make_article("Talks", "The talks are expected to take place in Istanbul.", url="https://example.com/t",
+                       source="Example News")
+    context = (Evidence(split_sentences(art.id, art.text)[0], art, 0.6, 0.5),)
+    claim = "The third round of direct negotiations will be held in Istanbul."
+    follow_up = Harvested("seed", "q", "Where will that round be held?", ("Istanbul",), True, context, {}, claim)
+    alone = prepare(follow_up)  # third, direct, negotiations unsupported; Istanbul, a name, weighs double
+    assert alone.support.tolist() == [[pytest.approx(2 / 5)]] and alone.claim_words == (4,)
+    conversed = prepare(replace(follow_up, standalone="Where will that round be held? (third direct negotiations)"))
+    assert conversed.support.tolist() == [[1.0]] and conversed.claim_words == (1,)

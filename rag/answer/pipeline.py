@@ -185,10 +185,12 @@ class Answerer:
         checked, right, rest_on = [], [], set()  # kept claims, how likely each is right, the sentences they rest on
         supported = []  # claims a sentence supports, though not likely enough to stand alone
         for cl in claims:  # the sentence each claim rests on, then how likely the claim is right
-            c = check_claim(cl, question, context, likely, numbered=self.evidence_sentences)
+            # a follow-up's claim may restate what the conversation asked ("The third round … will be held in
+            # Istanbul." for "Where will that round be held?"): only what the standalone question lacks needs support
+            c = check_claim(cl, standalone, context, likely, numbered=self.evidence_sentences)
             if c is not None:
                 n = next(i for i, ev in enumerate(context) if ev is c.evidence)
-                row = claim_features(q, len(new_words(c.claim, question)), claim_answers(c.claim, q), n, c.support,
+                row = claim_features(q, len(new_words(c.claim, standalone)), claim_answers(c.claim, q), n, c.support,
                                      not c.recited, likely, rows)
                 if self.verifier.keeps(row, q.kind):
                     checked.append(c)

@@ -81,6 +81,7 @@ class Harvested:
     idf: dict[str, float]
     draft: str
     outlets: frozenset[str] = frozenset()
+    standalone: str = ""  # a follow-up with the conversation's words (`condense`); "" when it is the question
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def harvest(name: str, log=print, split: str = "all") -> list[Harvested]:  # noq
         draft = "" if found.prompt is None else "".join(answerer.generator.stream(found.prompt, answerer.max_tokens,
                                                                                   stop=STOPS))
         out.append(Harvested(name, q.id, q.question, q.answers, q.answerable, tuple(found.context), idf, draft,
-                             outlets))
+                             outlets, found.standalone if found.standalone != q.question else ""))
         log(f"\r{name}: {i}/{len(questions)}", end="")
     log("")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,11 +191,12 @@ def prepare(h: Harvested) -> Prepared:
         f1 = np.array([token_f1(ev.sentence.text, h.answers) for ev in ctx])
         if f1.max() >= WEAK_LABEL_F1:
             labels[int(np.argmax(f1))] = 1.0
-    sup = np.array([[support(c.text, h.question, ev.sentence.text) for ev in ctx] for c in claims])
+    asked = h.standalone or h.question  # as `Answerer.check`: a follow-up's claims are read against the conversation
+    sup = np.array([[support(c.text, asked, ev.sentence.text) for ev in ctx] for c in claims])
     absent = bool(ctx and absent_names(q, ctx, h.outlets))
     return Prepared(h.set, q.kind, h.answerable, h.answers, rows, labels, absent,
                     tuple(c.text for c in claims), tuple(c.cited for c in claims),
-                    tuple(len(new_words(c.text, h.question)) for c in claims),
+                    tuple(len(new_words(c.text, asked)) for c in claims),
                     tuple(claim_answers(c.text, q) for c in claims), sup.reshape(len(claims), len(ctx)),
                     tuple(ev.sentence.text for ev in ctx), h.answerable and contains_answer(h.draft, h.answers),
                     not ctx or ctx[0].score < DEFAULTS.refuse_below, refused)
