@@ -262,6 +262,13 @@ def test_injection_ordinary_news_sentences_are_not_flagged(text: str) -> None:
     ("In what year was the boy born?", "date"),
     ("What did the drone strikes target?", "other"),
     ("Why did the talks stall?", "other"),
+    # "when" as a conjunction does not make a question about a name a question about a date
+    ("Who was Wray talking about when he talked about mistakes made by the 37,000 men and women?", "name"),
+    ("Which UK brand found itself at the centre of a PR fiasco when it announced it would close?", "name"),
+    # the sentence that asks decides, not the one that sets the scene
+    ("Maxwell Frost made history when he became the first member of Gen Z elected. How old is Frost?", "number"),
+    ("The 74th Emmy Awards were presented on Monday. Which show won the most awards?", "name"),
+    ("How many people came when the talks started?", "number"),
 ])
 def test_expected_type(question: str, kind: str) -> None:
     assert expected_type(question) == kind

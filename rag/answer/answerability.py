@@ -27,11 +27,17 @@ _TYPES = (
 )
 
 
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘'])")
+
+
 def expected_type(question: str) -> str:
-    """'number' | 'date' | 'name' | 'other'."""
-    for kind, pattern in _TYPES:
-        if pattern.search(question):
-            return kind
+    """'number' | 'date' | 'name' | 'other': what the question word asks for, read in the sentence that asks (the
+    last one that has a question word: "Frost made history when he was elected. How old is Frost?" asks a number),
+    and the first question word there ("Who was Wray talking about when he …?" asks a name, not a date)."""
+    for sentence in reversed(_SENTENCE_BREAK.split(question)):
+        found = [(m.start(), kind) for kind, pattern in _TYPES if (m := pattern.search(sentence))]
+        if found:
+            return min(found)[1]
     return "other"
 
 
