@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from rag.ingest.sentences import split_spans
 from rag.text import STOPWORDS, normalize
 
 NUMBER_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
@@ -27,14 +28,11 @@ _TYPES = (
 )
 
 
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘'])")
-
-
 def expected_type(question: str) -> str:
     """'number' | 'date' | 'name' | 'other': what the question word asks for, read in the sentence that asks (the
     last one that has a question word: "Frost made history when he was elected. How old is Frost?" asks a number),
     and the first question word there ("Who was Wray talking about when he …?" asks a name, not a date)."""
-    for sentence in reversed(_SENTENCE_BREAK.split(question)):
+    for sentence in reversed([question[a:b] for a, b in split_spans(question)]):
         found = [(m.start(), kind) for kind, pattern in _TYPES if (m := pattern.search(sentence))]
         if found:
             return min(found)[1]
