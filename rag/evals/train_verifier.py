@@ -81,7 +81,7 @@ class Harvested:
     idf: dict[str, float]
     draft: str
     outlets: frozenset[str] = frozenset()
-    standalone: str = ""  # a follow-up with the conversation's words (`condense`); "" when it is the question
+    standalone: str = ""  # the question with a follow-up's conversation words (`condense`); "": cached without
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def harvest(name: str, log=print, split: str = "all") -> list[Harvested]:  # noq
         draft = "" if found.prompt is None else "".join(answerer.generator.stream(found.prompt, answerer.max_tokens,
                                                                                   stop=STOPS))
         out.append(Harvested(name, q.id, q.question, q.answers, q.answerable, tuple(found.context), idf, draft,
-                             outlets, found.standalone if found.standalone != q.question else ""))
+                             outlets, found.standalone))
         log(f"\r{name}: {i}/{len(questions)}", end="")
     log("")
     path.parent.mkdir(parents=True, exist_ok=True)
