@@ -57,8 +57,14 @@ _NOT_NAMES = set(STOPWORDS) | {
     "going", "due", "former", "late", "new", "then", "now", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
     "sept", "oct", "nov", "dec", "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun", "i'm",
     "i've", "i'd", "i'll", "afterwards", "meanwhile", "also", "still", "yet", "however", "instead",
+    # amounts name nobody: "Twenty-two Republican governors…", "…, Dozens of people were…"
+    *NUMBER_WORDS, "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "thirty",
+    "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "dozens", "hundreds", "thousands", "millions",
+    "billions", "several", "many", "few", "half",
 }
-_ALIASES = {"usa": "us", "america": "us", "uk": "britain", "u.k": "britain"}
+# one place under the names news writes it by, either way round: "Britain" in a question, "UK" in the article
+_SAME_PLACE = ({"us", "usa", "america"}, {"uk", "u.k", "britain"})
+_ALIASES = {w: group - {w} for group in _SAME_PLACE for w in group}
 # words that make up names but do not tell one from another ("President", "Cup"): not enough to be a name alone
 _GENERIC = {
     "president", "vice", "minister", "prime", "secretary", "general", "king", "queen", "prince", "princess", "pope",
@@ -77,6 +83,18 @@ _GENERIC = {
     "season", "episode", "edition", "election", "bowl", "film", "movie", "justice", "kingdom", "empire",
     "tory", "tories", "labour", "conservative", "conservatives", "liberal", "liberals", "lgbt", "lgbtq",
 }
+
+# what people are called by where they come from describes them ("which Japanese island", "millions of Britons"):
+# not a name the articles must mention (the names features still see them)
+_DEMONYMS = {w + s for w in (
+    "japanese", "briton", "israeli", "palestinian", "iranian", "iraqi", "syrian", "afghan", "pakistani", "indian",
+    "german", "french", "italian", "spanish", "portuguese", "dutch", "swiss", "austrian", "belgian", "polish",
+    "swedish", "norwegian", "danish", "finnish", "irish", "scottish", "welsh", "english", "greek", "turkish",
+    "hungarian", "czech", "romanian", "canadian", "mexican", "cuban", "haitian", "brazilian", "argentine",
+    "argentinian", "colombian", "venezuelan", "chilean", "peruvian", "australian", "korean", "taiwanese",
+    "vietnamese", "thai", "filipino", "indonesian", "malaysian", "saudi", "egyptian", "african", "nigerian", "kenyan",
+    "ethiopian", "sudanese", "asian", "arab", "latino", "hispanic", "muslim", "jewish", "christian", "catholic")
+    for s in ("", "s")}  # "American", "British" and the like are _GENERIC: no part of a name at all
 
 
 def question_names(question: str) -> list[str]:
@@ -130,7 +148,7 @@ def distinctive_words(name: str) -> list[str]:
 
 def word_in(word: str, vocabulary: set[str]) -> bool:
     """The word, or a close spelling variant of a long one ("zelenskyy" for "zelensky"), is in the vocabulary."""
-    if word in vocabulary or word.replace(".", "") in vocabulary or _ALIASES.get(word) in vocabulary:
+    if word in vocabulary or word.replace(".", "") in vocabulary or _ALIASES.get(word, set()) & vocabulary:
         return True
     return len(word) >= 6 and any(v[:3] == word[:3] and SequenceMatcher(None, v, word).ratio() >= 0.85
                                   for v in vocabulary)
@@ -204,8 +222,9 @@ class Article:
 def absent_names(q: Question, context: Sequence[Evidence], outlets: frozenset[str] = frozenset()) -> list[str]:
     """The question's names that no retrieved article (title, source, text) mentions. Names of outlets the library
     holds articles from (`outlets`: words of sources and web hosts) are never absent: "CNN's report" asks for a
-    kind of source, not a fact. A name that is only the question's first word ("Legendary director…",
-    "Orsanne was rocked…") counts only when the index has never seen the word."""
+    kind of source, not a fact; nor are people named by where they come from ("Japanese", "Britons"), nor one
+    place under another of its names ("Britain" where articles write "UK"). A name that is only the question's
+    first word ("Legendary director…", "Orsanne was rocked…") counts only when the index has never seen the word."""
     vocab: set[str] = set()
     for art in {ev.article.id: ev.article for ev in context}.values():
         vocab |= vocabulary(f"{art.title}\n{art.source}\n{art.text}") | set(re.split(r"[^a-z0-9]+", art.url.lower()))
@@ -219,7 +238,7 @@ def absent_names(q: Question, context: Sequence[Evidence], outlets: frozenset[st
     first = q.text.split()[0] if q.text.split() else ""
     out = []
     for n in q.names:
-        if all(w in outlets for w in distinctive_words(n)):
+        if all(w in outlets or w in _DEMONYMS for w in distinctive_words(n)):
             continue
         if first.startswith(n) and " " not in n:
             if unheard(n):
