@@ -121,6 +121,35 @@ def test_filters_apply_before_fusion(table_retriever: Retriever, filters: Filter
     assert all(filters.allows(e.article) for e in r.sentences)
 
 
+class PrefixEmbedder:
+    """A crowd of texts close to the question, one text ("Target…") further from it."""
+
+    name = "fake/prefix"
+    dim = 3
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        vec = {"Crowd": [1.0, 0.1, 0.0], "Target": [0.5, 0.0, 0.866]}
+        return np.array([vec.get(t.split()[0], [1.0, 0.0, 0.0]) for t in texts], dtype=np.float32).reshape(-1, 3)
+
+
+def test_a_narrow_filter_is_searched_whole_not_only_among_library_wide_candidates(tmp_path) -> None:
+    """A long question's own report ("as CNN reported on October 24") can rank below the first few hundred chunks
+    of the whole library; the filter then left only other chunks of that day, or none. A filter that leaves few
+    chunks is searched chunk by chunk."""
+    emb = PrefixEmbedder()
+    st = new_store(tmp_path / "idx", emb.name, emb.dim, 5, 2)
+    crowd = [make_article(f"Crowd {i}", f"Crowd story {i} ran.", source="Daily", url=f"c{i}") for i in range(400)]
+    target = make_article("Target", "Target story ran on Monday.", source="Wire", date="2022-10-24", url="t")
+    ingest_articles(st, [*crowd, target], emb)
+    r = Retriever(st, emb, top_chunks=2)
+    assert r.store.matching(("Wire",), "", "", 10) == [400]
+    assert r.store.matching(("Daily",), "", "", 10) is None  # too many to score one by one
+    assert [cid for cid, _ in st.search_vectors(emb.embed(["which qqq"])[0], 300)][-1] < 400  # not a candidate
+    got = r.retrieve("which qqq", Filters(sources=("Wire",), date_from="2022-10-23", date_to="2022-10-25"))
+    assert [h.chunk.article_id for h in got.hits] == [target.id]
+    assert [e.sentence.text for e in got.sentences] == ["Target story ran on Monday."]
+
+
 def test_filters_allows() -> None:
     a = make_article("T", "x", source="AP", date="2024-03-05T10:00:00Z")
     assert Filters().allows(a)

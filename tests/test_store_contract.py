@@ -202,6 +202,11 @@ def test_filters_by_source_and_date(tmp_path: Path, setting: str, hash_embedder)
     every = sorted(st.chunks())
     assert st.allowed(every, ("Reuters",), "", "") == {c.id for c in st.chunks_of(ARTICLES[1].id)}
     assert st.allowed(every, (), "2024-07-01", "") == {c.id for c in st.chunks_of(ARTICLES[2].id)}
+    # a narrow filter is searched whole: its chunks, and their vectors read in one go
+    assert st.matching(("Reuters",), "", "", 10) == sorted(c.id for c in st.chunks_of(ARTICLES[1].id))
+    assert st.matching((), "", "", 100) is None and st.matching(("AP", "Reuters", "AFP"), "", "", 1) is None
+    held = st.vectors_of([*every, 10_000])
+    assert sorted(held) == every and all(np.array_equal(held[c], st.vector(c)) for c in every)
     lib.close()
 
 

@@ -19,6 +19,7 @@ from rag.store.store import url_host
 from rag.text import STOPWORDS, content_words
 
 RRF_K = 60
+EXHAUSTIVE_UNDER = 1000  # a filter that leaves at most this many chunks is searched chunk by chunk
 
 
 @dataclass(frozen=True)
@@ -128,9 +129,14 @@ class Retriever:
         k = top_chunks or self.top_chunks
         qvec = self.embedder.embed([question])[0]
         fetch = self.candidates if not filters else max(self.candidates * 10, 300)
-        dense = self.store.search_vectors(qvec, fetch)
+        dense = [cid for cid, _ in self.store.search_vectors(qvec, fetch)]
         keyword = self.store.search_words(content_words(question), fetch)
-        rankings = [[cid for cid, _ in dense], [cid for cid, _ in keyword]]
+        if filters:  # a narrow filter (an outlet's reports of a day) is searched whole: a long question's own
+            # article can rank below the library-wide candidates, leaving the filter only others of that day
+            inside = self.store.matching(filters.sources, filters.date_from, filters.date_to, EXHAUSTIVE_UNDER)
+            if inside:
+                dense = self._nearest(inside, qvec)
+        rankings = [dense, [cid for cid, _ in keyword]]
         if filters:
             ok = self.store.allowed(sorted({c for r in rankings for c in r}), filters.sources, filters.date_from,
                                     filters.date_to)
@@ -145,6 +151,12 @@ class Retriever:
                        for h in hits)
         ranked = self.rank_sentences(question, qvec, hits, stored_vectors)
         return Retrieval(question, hits, ranked[:max_sentences], blocks, self.idf, self.outlets)
+
+    def _nearest(self, chunk_ids: list[int], qvec: np.ndarray) -> list[int]:
+        """The chunks by their stored vectors' similarity to the question, best first (ties by id); a chunk removed
+        meanwhile is left out."""
+        held = self.store.vectors_of(chunk_ids)
+        return [cid for _, cid in sorted((-float(vec @ qvec), cid) for cid, vec in held.items())]
 
     def _dense(self, sents: list[Sentence], qvec: np.ndarray, stored_vectors: bool) -> np.ndarray:
         """Each sentence's similarity to the question: from the vectors stored at ingestion (when asked to, and

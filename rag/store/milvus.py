@@ -276,6 +276,11 @@ class MilvusEngine:
             raise KeyError(chunk_id)
         return np.asarray(rows[0]["vector"], dtype=np.float32)
 
+    def vectors_of(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
+        rows = self.call("reading vectors", "query", self.collection, ids=[int(c) for c in chunk_ids],
+                         output_fields=["vector"], consistency_level="Strong") if chunk_ids else []
+        return {int(r["id"]): np.asarray(r["vector"], dtype=np.float32) for r in rows}
+
     def count(self, expr: str = "") -> int:
         rows = self.call("counting rows", "query", self.collection, filter=expr, output_fields=["count(*)"],
                          consistency_level="Strong")

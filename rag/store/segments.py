@@ -133,6 +133,15 @@ class Vectors:
                 return np.array(vectors[row[-1]])
         raise KeyError(chunk_id)
 
+    def many(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
+        """The vectors of those of `chunk_ids` that are held (the latest row of each), in one pass per segment."""
+        out: dict[int, np.ndarray] = {}
+        wanted = np.asarray(chunk_ids)
+        for _, vectors, ids in self.segments.values():
+            for row in np.flatnonzero(np.isin(ids, wanted)):
+                out[int(ids[row])] = np.array(vectors[row])
+        return out
+
     @property
     def total(self) -> int:
         """Vectors held in segments, tombstoned ones included."""

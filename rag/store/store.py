@@ -305,6 +305,10 @@ class Store:
     def vector(self, chunk_id: int) -> np.ndarray:
         return self.engine.vector(chunk_id)
 
+    def vectors_of(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of those chunks the engine holds, in one read."""
+        return self.engine.vectors_of(chunk_ids)
+
     def search_vectors(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         self.refresh()
         with self._lock:
@@ -337,21 +341,22 @@ class Store:
 
     def allowed(self, chunk_ids: list[int], sources: tuple[str, ...], date_from: str, date_to: str) -> set[int]:
         """The chunks among `chunk_ids` whose article passes the source (or web host) and date filters."""
-        where, args = ["c.id IN ({})".format(",".join("?" * len(chunk_ids)))], list(chunk_ids)
-        if sources:  # a source as stored ("CNN") or a web host ("www.cnn.com")
-            marks = ",".join("?" * len(sources))
-            where.append(f"(a.source IN ({marks}) OR a.host IN ({marks}))")
-            args += [*sources, *sources]
-        if date_from:
-            where.append("a.date != '' AND substr(a.date, 1, 10) >= ?")
-            args.append(date_from)
-        if date_to:
-            where.append("a.date != '' AND substr(a.date, 1, 10) <= ?")
-            args.append(date_to)
         if not chunk_ids:
             return set()
+        where, args = _filter_sql(sources, date_from, date_to)
+        where.append("c.id IN ({})".format(",".join("?" * len(chunk_ids))))
         sql = f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {' AND '.join(where)}"
-        return {r[0] for r in self.query(sql, tuple(args))}
+        return {r[0] for r in self.query(sql, (*args, *chunk_ids))}
+
+    def matching(self, sources: tuple[str, ...], date_from: str, date_to: str, limit: int) -> list[int] | None:
+        """Every chunk whose article passes the filters, or None when more than `limit` do."""
+        where, args = _filter_sql(sources, date_from, date_to)
+        if not where:
+            return None
+        sql = (f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {' AND '.join(where)} "
+               f"ORDER BY c.id LIMIT {int(limit) + 1}")
+        ids = [r[0] for r in self.query(sql, tuple(args))]
+        return ids if len(ids) <= limit else None
 
     def stats(self) -> dict[str, int]:
         a, s = self.query("SELECT count(*), coalesce(sum(n_sentences), 0) FROM articles")[0]
@@ -445,3 +450,19 @@ def create(index_dir: Path, manifest: Manifest, ann_threshold: int = ANN_THRESHO
     except (OSError, sqlite3.Error) as e:
         raise _write_failed(index_dir, e) from e
     return Store(index_dir, ann_threshold, store)
+
+
+def _filter_sql(sources: tuple[str, ...], date_from: str, date_to: str) -> tuple[list[str], list[str]]:
+    """SQL conditions (on `articles a`) and their arguments for the source (or web host) and date filters."""
+    where, args = [], []
+    if sources:  # a source as stored ("CNN") or a web host ("www.cnn.com")
+        marks = ",".join("?" * len(sources))
+        where.append(f"(a.source IN ({marks}) OR a.host IN ({marks}))")
+        args += [*sources, *sources]
+    if date_from:
+        where.append("a.date != '' AND substr(a.date, 1, 10) >= ?")
+        args.append(date_from)
+    if date_to:
+        where.append("a.date != '' AND substr(a.date, 1, 10) <= ?")
+        args.append(date_to)
+    return where, args
