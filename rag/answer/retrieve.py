@@ -129,18 +129,19 @@ class Retriever:
         k = top_chunks or self.top_chunks
         qvec = self.embedder.embed([question])[0]
         fetch = self.candidates if not filters else max(self.candidates * 10, 300)
-        dense = [cid for cid, _ in self.store.search_vectors(qvec, fetch)]
+        dense = self.store.search_vectors(qvec, fetch)
         keyword = self.store.search_words(content_words(question), fetch)
-        if filters:  # a narrow filter (an outlet's reports of a day) is searched whole: a long question's own
-            # article can rank below the library-wide candidates, leaving the filter only others of that day
-            inside = self.store.matching(filters.sources, filters.date_from, filters.date_to, EXHAUSTIVE_UNDER)
-            if inside:
-                dense = self._nearest(inside, qvec)
-        rankings = [dense, [cid for cid, _ in keyword]]
+        rankings = [[cid for cid, _ in dense], [cid for cid, _ in keyword]]
         if filters:
             ok = self.store.allowed(sorted({c for r in rankings for c in r}), filters.sources, filters.date_from,
                                     filters.date_to)
             rankings = [[cid for cid in r if cid in ok] for r in rankings]
+            if len(set(rankings[0]) | set(rankings[1])) < k:  # the library-wide candidates leave the filter too few
+                # chunks (a long question's own report, "as CNN reported on October 24", ranked below them): a
+                # narrow filter (an outlet's reports of a day) is searched whole
+                inside = self.store.matching(filters.sources, filters.date_from, filters.date_to, EXHAUSTIVE_UNDER)
+                if inside:
+                    rankings[0] = self._nearest(inside, qvec)
         fused = rrf(rankings)
         chunks = self.store.chunks([cid for cid, _ in fused[: k + 5]])  # a few spare: removed meanwhile
         hits = [Hit(chunks[cid], score) for cid, score in fused if cid in chunks][:k]
