@@ -10,8 +10,9 @@ import pytest
 
 from rag.errors import RagError
 from rag.evals import datasets
-from rag.evals.datasets import absent, long, splits
+from rag.evals.datasets import absent, long, polar, splits
 from rag.evals.datasets.common import Item, sample
+from rag.evals.datasets.realtimeqa import QuizClaim
 from rag.evals.questions import Question
 from rag.ingest.articles import Article
 
@@ -75,7 +76,9 @@ def evaldata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     rt = root / "realtimeqa-2022"
     _jsonl(rt / "20220617_qa.jsonl", [{"question_id": "20220617_0", "question_date": "2022/06/16",
                                        "question_sentence": "Which show did Netflix renew?",
-                                       "choices": ["“Squid Game”", "Friends", "Lost", "Dark"], "answer": ["0"]},
+                                       "choices": ["“Squid Game”", "Friends", "Lost", "Dark"], "answer": ["0"],
+                                       "evidence": "Big week. Netflix said the hit show “<a href=\"x\">Squid Game</a>"
+                                                   "” is coming back for a second season."},
                                       *WEB_QUESTIONS])
     _jsonl(rt / "20220617_gold.jsonl", [{"question_id": "20220617_0", "search_result": [
         {"url": CNN_1, "text": "Netflix renewed Squid Game for a second season. It was a hit around the world.",
@@ -85,7 +88,8 @@ def evaldata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         {"url": "https://example.com/short", "title": "Short", "text": "Too short to keep."}]}, *WEB_RESULTS])
     _jsonl(rt / "20221111_qa.jsonl", [{"question_id": "20221111_0", "question_date": "2022/11/10",
                                        "question_sentence": "Which country hosted the COP27 summit?",
-                                       "choices": ["France", "Egypt", "Chile", "Japan"], "answer": ["1"]}])
+                                       "choices": ["France", "Egypt", "Chile", "Japan"], "answer": ["1"],
+                                       "evidence": "Egyptian food. Egypt hosted the COP27 climate summit."}])
     _jsonl(rt / "20221111_gold.jsonl", [{"question_id": "20221111_0", "search_result": [
         {"url": CNN_2, "text": "Egypt hosted the COP27 climate summit.", "publish_date": "2022/11/08"}]}])
     _jsonl(root / "rgb" / "en_fact.json", [
@@ -258,6 +262,38 @@ def test_long_builder_exact_outputs() -> None:
                                      "it describes, which company did Elon Musk agree to buy?", ("Twitter",), True,
                                      ("https://cnn/x",), (), "long")
     assert item.articles == (cnn,) and item.split == "test"
+
+
+def test_polar_set_from_the_synthetic_data(evaldata: Path) -> None:
+    got = datasets.build("polar")
+    assert [(q.id, q.question, q.answers, q.evidence, q.category) for q in got.questions] == [
+        ("polar-yes-20220617_0", "Did CNN's reporting say that Netflix said the hit show “Squid Game” is coming back "
+         "for a second season?", ("Yes",), (CNN_1,), "polar-yes"),
+        ("polar-no-20220617_0", "Did CNN's reporting say that Netflix said the hit show “Dark” is coming back for a "
+         "second season?", ("No",), (CNN_1,), "polar-no"),
+        # "Egyptian" is not the answer "Egypt": whole words only
+        ("polar-yes-20221111_0", "Did CNN report that Egypt hosted the COP27 climate summit?", ("Yes",), (CNN_2,),
+         "polar-yes"),
+        ("polar-no-20221111_0", "Did CNN report that France hosted the COP27 climate summit?", ("No",), (CNN_2,),
+         "polar-no")]
+    assert all(q.answerable for q in got.questions)
+    assert [q.id for q in datasets.build("polar", split="test").questions] == [
+        "polar-yes-20221111_0", "polar-no-20221111_0"]  # the two are in different splits: no order question
+
+
+def test_polar_order_questions_come_from_the_gold_dates() -> None:
+    def src(qid: str, date: str) -> Item:
+        gold = Article(f"{qid}-g", "", "Text.", date, "CNN", f"https://cnn/{qid}")
+        return Item(Question(qid, "Which?", ("A",), True, (gold.url,)), (gold,), "dev")
+
+    claims = {"q1": QuizClaim("Acme bought Beta.", "Acme", ("Zeta",)),
+              "q2": QuizClaim("Gamma won the cup.", "Gamma", ("Delta",))}
+    got = polar.build([src("q1", "2022-06-12"), src("q2", "2022-06-10")], claims)
+    (order,) = [it.question for it in got if it.question.category == "polar-order"]
+    assert order.id == "polar-order-q1-q2" and order.evidence == ("https://cnn/q1", "https://cnn/q2")
+    word = "before" if "before" in order.question else "after"
+    assert order.question == f"Did CNN report that Acme bought Beta {word} it reported that Gamma won the cup?"
+    assert order.answers == (("No",) if word == "before" else ("Yes",))  # q1's report is the later one
 
 
 # ---- the real data, when it is there ------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ from rag.evals.run import Result, contains_answer, gate, percentile, resolve_set
     ("The mayor of São Paulo spoke.", ("Sao Paulo",)),  # accents
     ("Russia controls approximately 20% of the land.", ("20%",)),
     ("Nobody; Umerov leads it.", ("Zelensky", "Umerov")),  # any gold
+    ("No. No specific date has been set. [1]", ("No",)),  # a yes/no verdict
+    ("Yes: the first was reported on 2022-06-12.", ("yes",)),
     ("It sold for $12,600,000.", ("$12.6 million",)),  # the same amount written otherwise
     ("About 1600 titles were banned.", ("1,600",)),
     ("China and Russia. [1]", ("Russia and China",)),  # every part of a list, in any order
@@ -51,6 +53,8 @@ def test_contains_answer_matches_after_normalisation(text: str, golds: tuple[str
     ("The Astros and Phillies", ("Houston Astros & Philadelphia Phillies",)),  # each part whole
     ("Russia alone.", ("Russia and China",)),
     ("President Obama", ("Barack Obama",)),  # no guessing at names
+    ("Yes. No date has been set.", ("No",)),  # a yes/no gold is the answer's first word, not one in a quote
+    ("The articles say no date was set.", ("No",)),
 ])
 def test_contains_answer_rejects(text: str, golds: tuple[str, ...]) -> None:
     assert contains_answer(text, golds) is False

@@ -60,6 +60,7 @@ class Result:
 # the same place under the names news writes it by; a gold answer "United Kingdom" is answered by "the UK"
 _SAME_PLACE = {"united kingdom": ("uk", "u k", "britain", "great britain"),
                "united states": ("us", "u s", "usa", "u s a", "america")}
+_VERDICTS = {"yes", "no"}  # a yes/no question's gold answer
 _PARTS = re.compile(r"\s+(?:and|&)\s+|,\s+")  # "Russia and China", "Houston Astros & Philadelphia Phillies"
 _AMOUNT_WORDS = {"million", "billion", "thousand", "bn", "percent", "about", "approximately", "around", "nearly",
                  "almost", "over", "more", "than", "least", "at", "up", "to", "us", "usd"}
@@ -68,9 +69,14 @@ _AMOUNT_WORDS = {"million", "billion", "thousand", "bn", "percent", "about", "ap
 def contains_answer(text: str, golds: tuple[str, ...], normalized: str | None = None) -> bool:
     """Does `text` state one of the gold answers: the gold's words in order (after `normalize`), or, said another
     way, the same amount ("$12.6 million" = "$12,600,000"; exact, not rounded), every part of a list in any order
-    ("Russia and China" = "China and Russia"), or a country by its usual short name ("UK"). `normalized`:
-    `normalize(text)`, when the caller checks one long text against many answers and has it already."""
+    ("Russia and China" = "China and Russia"), or a country by its usual short name ("UK"). A gold "Yes" or "No"
+    is a verdict: the text's first word, not a word inside a quote. `normalized`: `normalize(text)`, when the caller
+    checks one long text against many answers and has it already."""
     t = f" {normalize(text) if normalized is None else normalized} "
+    verdicts = [g for g in golds if normalize(g) in _VERDICTS]
+    if verdicts:
+        first = t.split()[:1]
+        return any(first == [normalize(g)] for g in verdicts)
     return any(_states(text, t, g) for g in golds)
 
 

@@ -81,7 +81,7 @@ def lengthen(question: str, outlet: str, iso_date: str, template: int) -> str:
     """`question` with a clause naming `outlet` and the date (template 0, 1 or 2; see the module docstring)."""
     question = question.strip()
     when = spoken_date(iso_date)
-    lowered = _lower_first(question)
+    lowered = lower_first(question)
     if not when:
         return f"According to {outlet}'s report, {lowered}"
     if template == 1:
@@ -100,7 +100,7 @@ def spoken_date(iso_date: str) -> str:
     return f"{_MONTHS[d.month - 1]} {d.day}, {d.year}"
 
 
-def _lower_first(question: str) -> str:
+def lower_first(question: str) -> str:
     first = question.split(maxsplit=1)[0] if question.split() else ""
     if first.strip(",").casefold() in _LOWER_FIRST:
         return question[0].lower() + question[1:]

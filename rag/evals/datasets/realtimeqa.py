@@ -13,8 +13,10 @@ whose gold page holds only CNN's ad-feedback form are left out (194 of 206 remai
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,6 +25,7 @@ from rag.evals.datasets import splits
 from rag.evals.datasets.common import Item, read_jsonl, require, squash
 from rag.evals.questions import Question
 from rag.ingest.articles import Article
+from rag.ingest.sentences import split_spans
 
 DESCRIPTION = ("RealTimeQA 2022 (Kasai et al.): CNN news-quiz questions, open answer = the right choice; evidence = "
                "the URL of the gold CNN article; corpus = gold articles plus web-search distractors. Questions whose "
@@ -184,3 +187,34 @@ def _unquote(choice: str) -> str:
     if len(choice) >= 2 and choice[0] in _QUOTES and choice[-1] in _QUOTES:
         return choice[1:-1].strip()
     return choice
+
+
+@dataclass(frozen=True)
+class QuizClaim:
+    """What a CNN quiz states about one question: its evidence's sentence that holds the answer, with the answer
+    and the quiz's wrong choices."""
+
+    sentence: str
+    answer: str
+    wrong: tuple[str, ...]
+
+
+def quiz_claims(root: Path) -> dict[str, QuizClaim]:
+    """By question id ("realtimeqa-<id>"): the first sentence of the quiz's own evidence text (html dropped) that
+    holds the right choice, for the questions whose evidence has one (the quiz writer's summary of the article)."""
+    out: dict[str, QuizClaim] = {}
+    for qa in _qa_files(root):
+        for rec in read_jsonl(qa):
+            evidence = html.unescape(re.sub(r"<[^>]+>", "", rec.get("evidence") or ""))
+            if not rec.get("answer") or not evidence.strip():
+                continue
+            choices = [_unquote(c) for c in rec["choices"]]
+            right = int(rec["answer"][0])
+            answer = choices[right]
+            for a, b in split_spans(evidence):
+                sentence = " ".join(evidence[a:b].split())
+                if answer and re.search(rf"(?<!\w){re.escape(answer)}(?!\w)", sentence, re.I):
+                    wrong = tuple(c for i, c in enumerate(choices) if i != right and c)
+                    out[f"realtimeqa-{rec['question_id']}"] = QuizClaim(sentence, answer, wrong)
+                    break
+    return out
