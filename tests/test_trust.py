@@ -150,3 +150,37 @@ def test_foreign_or_random_questions_never_quote_an_unrelated_sentence(seed_assi
     a = seed_assistant.ask(question)
     if not a.refused:  # an answer in another language is fine only when it rests on the delegation sentence
         assert any("delegation" in c.text for c in a.citations), a.text
+
+
+@pytest.mark.parametrize(("question", "says", "cited"), [
+    ("Did Zelensky propose a new meeting with Putin?", "Yes", "extended an invitation for a meeting"),
+    # the sentence that matches says the opposite: "no specific date has been set for the upcoming talks"
+    ("Has a specific date been set for the upcoming talks in Istanbul?", "No", "no specific date has been set"),
+    # another amount in the place of the question's
+    ("Did Russia's Defense Ministry claim that its air defenses intercepted 50 Ukrainian drones?", "No",
+     "intercepted 35 Ukrainian long-range drones"),
+])
+def test_yes_no_questions_get_a_verdict_resting_on_the_sentence(seed_library, question: str, says: str,
+                                                                cited: str) -> None:
+    a = Answerer(seed_library.retriever, FixedDraft("NOT IN ARTICLES")).ask(question)  # the model is not asked
+    assert not a.refused and a.mode == "verdict"
+    assert a.text.startswith(f"{says}. ") and any(cited in c.text for c in a.citations)
+
+
+def test_a_yes_no_question_the_articles_do_not_settle_is_refused(seed_library) -> None:
+    a = Answerer(seed_library.retriever, FixedDraft("Yes.")).ask("Did the earlier rounds of talks agree a ceasefire?")
+    assert a.refused and a.closest
+
+
+@pytest.mark.parametrize(("question", "says"), [
+    ("Did Wire One report that Acme agreed to buy Zeta Labs before Wire Two reported that Mira Solis will step "
+     "down?", "Yes"),
+    ("Did Wire One report that Acme agreed to buy Zeta Labs after Wire Two reported that Mira Solis will step "
+     "down?", "No"),
+    ("Does the Wire One article say that Acme agreed to buy Zeta Labs for $2 billion, while the Wire Two article "
+     "says that Mira Solis founded Zeta Labs?", "Yes"),
+])
+def test_a_yes_no_question_in_two_parts_cites_each_outlets_article(two_articles, question: str, says: str) -> None:
+    a = Answerer(two_articles.retriever, FixedDraft("NOT IN ARTICLES")).ask(question)
+    assert not a.refused and a.text.startswith(says)
+    assert [c.url for c in a.citations] == ["https://example.com/acme-zeta", "https://example.com/zeta-founder"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -13,6 +13,8 @@ from rag.answer.amounts import conflicting_amounts
 from rag.answer.answerability import stems
 from rag.answer.claims import Checked, Claim, check_claim, looks_like_injection, new_words, parse_claims
 from rag.answer.conversation import Turn, condense, with_history
+from rag.answer.polar import is_polar, verdict
+from rag.answer.polar import parts as polar_parts
 from rag.answer.premise import MissingReport, attributed_filter, missing_report
 from rag.answer.records import Answer, Citation
 from rag.answer.retrieve import Evidence, Filters, Retrieval, Retriever
@@ -71,6 +73,8 @@ class Found:
     retrieval: Retrieval
     context: list[Evidence]  # the sentences the model reads, best first; any of them may back a claim
     prompt: Prompt | None
+    filters: Filters | None = None  # what the retrieval was restricted to (the user's, or the question's outlet)
+    chosen: bool = False  # the filters are the user's: they win over a question's own
 
 
 class Answerer:
@@ -103,8 +107,16 @@ class Answerer:
         found = self.find(question, history or [], filters, t)
         standalone, retrieval, context = found.standalone, found.retrieval, found.context
         q = VQuestion(question, retrieval.idf)  # the question analysed once, for the names check and the verifier
-        missing = absent_names(q, context, retrieval.outlets)
+        polar = found.prompt is not None and is_polar(standalone)
+        t0 = time.perf_counter()
+        contexts = self.part_contexts(found) if polar else [context]
+        t["retrieve"] += time.perf_counter() - t0
+        missing = absent_names(q, [ev for c in contexts for ev in c], retrieval.outlets)
         report = None if missing else missing_report(standalone, self.retriever.store)
+        if polar and not missing and not report:  # yes or no: the sentences decide, not the model
+            yield replace(self._polar(question, standalone, contexts, retrieval.idf, t),
+                          retrieved=_retrieved_ids(retrieval))
+            return
         if found.prompt is None or missing or report:  # nothing relevant, someone never mentioned, or the report the
             # question rests on is not in the library: no need to generate
             yield replace(self._refusal(question, standalone, context, t, missing, report),
@@ -140,9 +152,10 @@ class Answerer:
         # that outlet's articles; filters the user chose win. When that outlet has nothing near the date, the whole
         # library is searched: the premise check refuses, showing the closest sentences
         inferred = None if filters else attributed_filter(standalone, self.retriever.store)
-        retrieval = self.retriever.retrieve(standalone, filters or inferred, rank_by=question,
-                                            max_sentences=CONTEXT_SENTENCES)
+        used = filters or inferred
+        retrieval = self.retriever.retrieve(standalone, used, rank_by=question, max_sentences=CONTEXT_SENTENCES)
         if inferred and not retrieval.hits:
+            used = None
             retrieval = self.retriever.retrieve(standalone, None, rank_by=question, max_sentences=CONTEXT_SENTENCES)
         t["retrieve"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -151,8 +164,27 @@ class Answerer:
         evidence = context[: self.evidence_sentences]
         t["rank"] = time.perf_counter() - t0
         if not evidence or evidence[0].score < self.refuse_below:
-            return Found(standalone, retrieval, context, None)
-        return Found(standalone, retrieval, context, self.build_prompt(question, retrieval, evidence, history))
+            return Found(standalone, retrieval, context, None, used, bool(filters))
+        return Found(standalone, retrieval, context, self.build_prompt(question, retrieval, evidence, history), used,
+                     bool(filters))
+
+    def part_contexts(self, found: Found) -> list[list[Evidence]]:
+        """The sentences to match each part of a yes/no question against. For a question in several parts ("…
+        before it reported that …"; they may come from different articles): a part that names its outlet ("the
+        TechCrunch article says …, while The Verge's says …"; unless the user chose filters), that outlet's
+        sentences for it; any other part, the whole question's sentences and its own, within the question's
+        filters. For a question in one part, the whole question's."""
+        texts, _ = polar_parts(found.standalone)
+        if len(texts) < 2:
+            return [found.context]
+        out = []
+        for text in texts:
+            own_filter = None if found.chosen else attributed_filter(text, self.retriever.store)
+            own = self.retriever.retrieve(text, own_filter or found.filters, max_sentences=CONTEXT_SENTENCES).sentences
+            own = [ev for ev in own if not looks_like_injection(ev.sentence.text)]
+            # a part that names its outlet rests on that outlet's articles only
+            out.append(own if own_filter and own else found.context + own)
+        return out
 
     def build_prompt(self, question: str, retrieval: Retrieval, evidence: list[Evidence],
                      history: list[Turn]) -> Prompt:
@@ -284,6 +316,23 @@ class Answerer:
                 text = f"{answer.text} Sources disagree: {title} says: {ev.sentence.text} [{other.n}]"
                 return replace(answer, text=text, citations=(*answer.citations, other), sources_disagree=True)
         return answer
+
+    def _polar(self, question: str, standalone: str, contexts: list[list[Evidence]], idf: Mapping[str, float],
+               t: dict[str, float]) -> Answer:
+        """A yes/no question: "Yes" or "No" with the sentences the verdict rests on (`rag.answer.polar`), or a
+        refusal when they do not settle it. (One naming someone the articles never mention was refused before.)"""
+        t0 = time.perf_counter()
+        found = verdict(standalone, contexts, idf)
+        t["verify"] = time.perf_counter() - t0
+        if found is None:
+            return self._refusal(question, standalone, contexts[0], t)
+        rest_on = {p.evidence.sentence.id: p for p in found.parts if p.evidence}  # a sentence that backs two parts:
+        cites = tuple(_citation(i, p.evidence, p.covered) for i, p in enumerate(rest_on.values(), 1)  # cited once
+                      if p.evidence)
+        quotes = " ".join(f"{c.text} [{c.n}]" for c in cites)
+        head = f"{found.says}: {found.why}." if found.why else f"{found.says}."
+        return Answer(question, f"{head} {quotes}", cites, False, "verdict", standalone_question=standalone,
+                      model=self.generator.name, timings=t)
 
     def _extractive(self, question: str, standalone: str, best: Evidence, likely: float,
                     t: dict[str, float]) -> Answer:

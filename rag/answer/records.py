@@ -26,7 +26,7 @@ class Answer:
     text: str
     citations: tuple[Citation, ...]
     refused: bool
-    mode: str  # "generated" | "extractive" | "refused"
+    mode: str  # "generated" | "extractive" | "verdict" (a yes/no question's "Yes"/"No") | "refused"
     closest: tuple[Citation, ...] = ()  # for refusals: the nearest sentences found
     standalone_question: str = ""
     model: str = ""
