@@ -43,6 +43,9 @@ _WH = r"(?:who|whom|whose|what|which|when|where|why|how)\b"
 # a leading clause before the auxiliary ("According to CNN, did …", "Between the two reports, was there …"); not
 # after a question word ("Which company, reported by both outlets, is …" asks a name)
 _LEAD = re.compile(rf"^(?!{_WH})[^?]{{0,200}}?,\s*(?=(?:{'|'.join(_AUX)})\b)", re.I)
+# a request put as a question ("Can you tell me who …", "Do you know where …") asks for what it names, not yes or no
+_REQUEST = re.compile(r"^(?:can|could|would|will)\s+(?:you|u)\b|^(?:do|does)\s+(?:you|we|anyone|anybody)\s+know\b",
+                      re.I)
 _ASKS = re.compile(rf"^(?:{'|'.join(_AUX)})\b(?!\s+{_WH})", re.I)
 _AND = re.compile(r",?\s+(?:and|while|whereas|but)\s+(?:did|does|do|is|was|were|has|have)\b\s*|;\s+|,\s+while\s+|"
                   r",\s+whereas\s+|\s+while\s+(?=the\b|an?\b|[A-Z])", re.I)
@@ -81,9 +84,10 @@ def asking_sentence(question: str) -> str:
 
 def is_polar(question: str) -> bool:
     """Does the question ask yes or no: its asking sentence opens with an auxiliary verb ("Did …", "Is it true that
-    …"), after an attribution clause if any ("According to CNN, did …")? "Did who …" and "Is what …" ask otherwise."""
+    …"), after an attribution clause if any ("According to CNN, did …")? "Did who …", "Is what …", "Can you tell me
+    …" and "Do you know …" ask otherwise."""
     body = _LEAD.sub("", asking_sentence(question))
-    return bool(_ASKS.match(body))
+    return bool(_ASKS.match(body)) and not _REQUEST.match(body)
 
 
 def proposition(question: str) -> str:
