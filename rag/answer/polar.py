@@ -115,19 +115,19 @@ def parts(question: str) -> tuple[list[str], str]:
 
 
 def _match(part: str, context: Sequence[Evidence], idf: Mapping[str, float]) -> Part:
-    """The part's sentence: the one that supports it best (covers at least `SUPPORTED`, does not deny it, and its
-    article names what the part names, its sentence the part's amounts); when
-    none does, the one that says otherwise best (covers it that well leaving aside one name or amount that it
-    replaces with another, or covers it and denies it); else the closest, unsupported."""
+    """The part's sentence: the one that supports it best (covers at least `SUPPORTED`, whole when the part is short,
+    does not deny it, names what the part names within `NAMES_WITHIN` characters and states its amounts); when none
+    does, the one that says otherwise best (covers at least `OTHERWISE` leaving aside one name or amount that it
+    replaces with another, or covers that much and denies it); else the closest, unsupported."""
     weights = {st: w for st, w in term_weights(part, idf).items() if st not in _REPORTING}
+    if len(weights) < MIN_WORDS:
+        return Part(part, None, 0.0, False)
     names = question_names(part)
     plain = part
     for source in {ev.article.source for ev in context if ev.article.source}:  # "Wire One", "Fox 5": no amount
         plain = re.sub(re.escape(source), " ", plain, flags=re.I)
     amounts = quantities(plain)
     negated = bool(_NEGATION.search(part))
-    if len(weights) < MIN_WORDS:
-        return Part(part, None, 0.0, False)
     support = closest = Part(part, None, 0.0, False)
     otherwise = closest
     for ev in context:
