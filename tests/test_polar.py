@@ -27,6 +27,9 @@ def _ev(text: str, title: str = "Cars", date: str = "2022-10-27", url: str = "ht
     ("Can you tell me who leads the delegation?", False),
     ("Do you know where the talks will be held?", False),
     ("Could you list the cities that were struck?", False),
+    ("Is Google or Apple facing the fine?", False),  # asks which
+    ("Did The Verge report it first, or TechCrunch?", False),
+    ("Was the fine paid or not?", True),
     ("Between the June report and the July one, was there a change in the figures?", True),
     ("Which company, reported by both TechCrunch and The Verge, is facing a fine?", False),
     ("Zelensky proposed talks, Putin refused, and the war goes on, is that right?", True),
@@ -47,6 +50,8 @@ def test_parts_split_at_clauses_and_at_the_order_of_reports() -> None:
     assert parts("Did The Verge report the recall after TechCrunch reported the fine?") == (
         ["The Verge report the recall", "TechCrunch reported the fine"], "after")
     # an "after" inside the reported fact is not about the reports
+    assert parts("Did The Verge report the recall before or after TechCrunch reported the fine?") == (
+        ["The Verge report the recall", "TechCrunch reported the fine"], "which")
     assert parts("Did CNN report that Petro won after a recount?") == (
         ["CNN report that Petro won after a recount"], "")
     assert parts("Does the TechCrunch article say Apple grew, while the Verge article says Google shrank?") == (
@@ -79,6 +84,8 @@ def test_the_order_of_two_reports_comes_from_their_dates() -> None:
     before, after = verdict(q.format("before"), [context], {}), verdict(q.format("after"), [context], {})
     assert before is not None and before.says == "Yes" and "2022-06-12" in before.why
     assert after is not None and after.says == "No"
+    which = verdict(q.format("before or after"), [context], {})
+    assert which is not None and which.says == "Before"
     # both parts in one article: its date cannot order them
     art = make_article("Cars", FORD + " Netflix renewed the hit show Squid Game.", url="https://cnn.com/c",
                        source="CNN", date="2022-10-27")

@@ -46,12 +46,15 @@ _LEAD = re.compile(rf"^(?!{_WH})[^?]{{0,200}}?,\s*(?=(?:{'|'.join(_AUX)})\b)", r
 # a request put as a question ("Can you tell me who …", "Do you know where …") asks for what it names, not yes or no
 _REQUEST = re.compile(r"^(?:can|could|would|will)\s+(?:you|u)\b|^(?:do|does)\s+(?:you|we|anyone|anybody)\s+know\b",
                       re.I)
+# "Is Google or Apple facing the fine?", "Did The Verge report it first, or TechCrunch?": asks which, not yes or no
+_EITHER = re.compile(r",\s*or\s+(?!not\b)[\w'’.&-]+(?:\s+[\w'’.&-]+){0,3}$|\b[A-Z][\w'’.&-]*\s+or\s+[A-Z]")
 _ASKS = re.compile(rf"^(?:{'|'.join(_AUX)})\b(?!\s+{_WH})", re.I)
 _AND = re.compile(r",?\s+(?:and|while|whereas|but)\s+(?:did|does|do|is|was|were|has|have)\b\s*|;\s+|,\s+while\s+|"
                   r",\s+whereas\s+|\s+while\s+(?=the\b|an?\b|[A-Z])", re.I)
 # "… before/after it reported …": one report's date against another's; an "after" inside a reported fact
 # ("won after a recount") is not about the reports
-_ORDER = re.compile(r"\s+(before|after|earlier than|later than|prior to)\s+(?=(?:[\w'’.]+\s+){0,6}?"
+_ORDER = re.compile(r"\s+(before or after|after or before|earlier or later|before|after|earlier than|later than|"
+                    r"prior to)\s+(?=(?:[\w'’.]+\s+){0,6}?"
                     r"(?:report|reported|reporting|published|wrote|article|story|coverage)\b)", re.I)
 _NEGATION = re.compile(r"\b(?:not|no|never|nor|without|none|neither)\b|n['’]t\b", re.I)
 _REPORTING = {st for w in ("report", "reported", "reporting", "published", "article", "story", "coverage",
@@ -70,7 +73,7 @@ class Part:
 
 @dataclass(frozen=True)
 class Verdict:
-    says: str  # "Yes" | "No"
+    says: str  # "Yes" | "No"; "Before" | "After" for "… before or after …?"
     parts: tuple[Part, ...]  # the parts whose sentences are cited, in the question's order
     why: str = ""  # for a verdict from dates: "the first was reported on …"
 
@@ -85,9 +88,11 @@ def asking_sentence(question: str) -> str:
 def is_polar(question: str) -> bool:
     """Does the question ask yes or no: its asking sentence opens with an auxiliary verb ("Did …", "Is it true that
     …"), after an attribution clause if any ("According to CNN, did …")? "Did who …", "Is what …", "Can you tell me
-    …" and "Do you know …" ask otherwise."""
+    …", "Do you know …" and "Is Google or Apple …?" ask otherwise; "… before or after …?" asks for the order of
+    two reports ("Before" or "After")."""
     body = _LEAD.sub("", asking_sentence(question))
-    return bool(_ASKS.match(body)) and not _REQUEST.match(body)
+    either = _EITHER.search(body.rstrip(" ?")) and not _ORDER.search(body)
+    return bool(_ASKS.match(body)) and not _REQUEST.match(body) and not either
 
 
 def proposition(question: str) -> str:
@@ -108,7 +113,9 @@ def parts(question: str) -> tuple[list[str], str]:
     if m:
         first, second = prop[: m.start()], prop[m.end():]
         if len(stems(first) - _REPORTING) >= 2 and len(stems(second) - _REPORTING) >= 2:
-            order = "before" if m.group(1).lower() in ("before", "earlier than", "prior to") else "after"
+            word = m.group(1).lower()
+            earlier = word in ("before", "earlier than", "prior to")
+            order = "which" if " or " in word else "before" if earlier else "after"
             return [first, second], order
     pieces = [p.strip(" ,") for p in _AND.split(prop)]
     return [p for p in pieces if len(stems(p) - _REPORTING) >= 1] or [prop], ""
@@ -189,7 +196,10 @@ def verdict(question: str, contexts: Sequence[Sequence[Evidence]], idf: Mapping[
         if a.article.id == b.article.id or not da or not db or da == db:
             return None
         first_earlier = da < db
-        says = "Yes" if first_earlier == (order == "before") else "No"
+        if order == "which":  # "… before or after …?" asks which
+            says = "Before" if first_earlier else "After"
+        else:
+            says = "Yes" if first_earlier == (order == "before") else "No"
         return Verdict(says, matched, f"the first was reported on {da}, the second on {db}")
     if any(p.other for p in matched):
         if order:  # a report that says otherwise does not date the reports
