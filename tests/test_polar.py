@@ -42,6 +42,11 @@ def test_polar_questions_open_with_an_auxiliary(question: str, polar: bool) -> N
 def test_the_proposition_drops_the_auxiliary_and_keeps_the_attribution() -> None:
     assert proposition("Did CNN report that Ford quit?") == "CNN report that Ford quit"
     assert proposition("According to CNN, is it true that Ford quit?") == "According to CNN, Ford quit"
+    assert proposition("Did CNN report that Harris, who is 22, was sentenced?") == (
+        "CNN report that Harris, who is 22, was sentenced")
+    # a clause that opens with "while" is not a second part
+    assert parts("Did CNN report that While prices fell, all states paid more than $4?") == (
+        ["CNN report that While prices fell, all states paid more than $4"], "")
 
 
 def test_parts_split_at_clauses_and_at_the_order_of_reports() -> None:

@@ -8,8 +8,8 @@ its own too, `Answerer.part_contexts`). Each part is matched to the retrieved se
 content words, rarer words counting more (the title and outlet of the sentence's article count too: "CNN" is the
 outlet, not a word of the sentence). Then:
 
-* every part covered at least `SUPPORTED` by a sentence that names what the part names (within `NAMES_WITHIN`
-  characters) and states its amounts: "Yes", citing each part's sentence;
+* every part covered at least `SUPPORTED` by a sentence that names what the part names and states its amounts
+  (within `NAMES_WITHIN` characters of it): "Yes", citing each part's sentence;
 * a part covered that well once one of its names or amounts is left aside, where its sentence names or states
   another one in that place ("Did CNN report that Tesla …?" where CNN wrote "Ford …"), or a part covered by a
   sentence that denies it ("Has a date been set?": "no date has been set"; a negation in one and not the other):
@@ -36,7 +36,7 @@ OTHERWISE = 0.8  # ... and one that says otherwise (a "No" needs more than a "Ye
 AMOUNT_SLACK = 0.05  # amounts this close are the same amount ("$402 million", "more than $400 million")
 MIN_WORDS = 2  # content words a part needs for a verdict ("Is the war over?" has one: "war")
 FULL_BELOW = 5  # a part with fewer content words must be covered whole
-NAMES_WITHIN = 200  # characters around a supporting sentence that must name what the part names
+NAMES_WITHIN = 200  # characters around a supporting sentence that must name what the part names, state its amounts
 _AUX = ("did", "does", "do", "is", "are", "was", "were", "has", "have", "had", "can", "could", "will", "would",
         "should", "must")
 _WH = r"(?:who|whom|whose|what|which|when|where|why|how)\b"
@@ -50,7 +50,7 @@ _REQUEST = re.compile(r"^(?:can|could|would|will)\s+(?:you|u)\b|^(?:do|does)\s+(
 _EITHER = re.compile(r",\s*or\s+(?!not\b)[\w'’.&-]+(?:\s+[\w'’.&-]+){0,3}$|\b[A-Z][\w'’.&-]*\s+or\s+[A-Z]")
 _ASKS = re.compile(rf"^(?:{'|'.join(_AUX)})\b(?!\s+{_WH})", re.I)
 _AND = re.compile(r",?\s+(?:and|while|whereas|but)\s+(?:did|does|do|is|was|were|has|have)\b\s*|;\s+|,\s+while\s+|"
-                  r",\s+whereas\s+|\s+while\s+(?=the\b|an?\b|[A-Z])", re.I)
+                  r",\s+whereas\s+", re.I)
 # "… before/after it reported …": one report's date against another's; an "after" inside a reported fact
 # ("won after a recount") is not about the reports
 _ORDER = re.compile(r"\s+(before or after|after or before|earlier or later|before|after|earlier than|later than|"
@@ -90,17 +90,23 @@ def is_polar(question: str) -> bool:
     …"), after an attribution clause if any ("According to CNN, did …")? "Did who …", "Is what …", "Can you tell me
     …", "Do you know …" and "Is Google or Apple …?" ask otherwise; "… before or after …?" asks for the order of
     two reports ("Before" or "After")."""
-    body = _LEAD.sub("", asking_sentence(question))
+    _, body = _lead(asking_sentence(question))
     either = _EITHER.search(body.rstrip(" ?")) and not _ORDER.search(body)
     return bool(_ASKS.match(body)) and not _REQUEST.match(body) and not either
+
+
+def _lead(sentence: str) -> tuple[str, str]:
+    """The sentence's leading clause and the rest; none when the sentence opens with its auxiliary ("Did CNN report
+    that Harris, who is 22, was sentenced …?" has no lead before "was")."""
+    lead = None if _ASKS.match(sentence) else _LEAD.match(sentence)
+    return (sentence[: lead.end()], sentence[lead.end():]) if lead else ("", sentence)
 
 
 def proposition(question: str) -> str:
     """The question as a statement's words: the attribution clause kept, the auxiliary and the question mark
     dropped ("Did CNN report that X?" → "CNN report that X")."""
     sentence = asking_sentence(question)
-    lead = _LEAD.match(sentence)
-    head, body = (sentence[: lead.end()], sentence[lead.end():]) if lead else ("", sentence)
+    head, body = _lead(sentence)
     body = re.sub(rf"^(?:{'|'.join(_AUX)})\s+(?:it\s+true\s+that\s+)?", "", body, flags=re.I)
     return (head + body).rstrip(" ?")
 
@@ -123,7 +129,7 @@ def parts(question: str) -> tuple[list[str], str]:
 
 def _match(part: str, context: Sequence[Evidence], idf: Mapping[str, float]) -> Part:
     """The part's sentence: the one that supports it best (covers at least `SUPPORTED`, whole when the part is short,
-    does not deny it, names what the part names within `NAMES_WITHIN` characters and states its amounts); when none
+    does not deny it, names what the part names and states its amounts within `NAMES_WITHIN` characters); when none
     does, the one that says otherwise best (covers at least `OTHERWISE` leaving aside one name or amount that it
     replaces with another, or covers that much and denies it); else the closest, unsupported."""
     weights = {st: w for st, w in term_weights(part, idf).items() if st not in _REPORTING}
@@ -147,12 +153,10 @@ def _match(part: str, context: Sequence[Evidence], idf: Mapping[str, float]) -> 
             closest = Part(part, ev, full, False)
         stated = quantities(ev.sentence.text)
         said = vocabulary(f"{ev.sentence.text}\n{art.title}\n{art.source}")
-        # support names what the part names (in its title or near it: "the singer" may be Adele a sentence before),
-        # and states the part's amounts itself
+        # support names what the part names and states its amounts, in the sentence or near it
         whole = len(weights) >= FULL_BELOW or full == 1.0  # a short part's every word matters: "accepted talks"
         if (full >= SUPPORTED and whole and not denies and full > support.covered
-                and all(any(_close(a, b) for b in stated) for a in amounts)
-                and all(name_in(n, _near(ev)) for n in names)):
+                and _holds(_around(ev), names, amounts)):
             support = Part(part, ev, full, False, True)
         rest = full if denies else 0.0
         for name in names:  # a name the sentence lacks, where the sentence names someone or something else
@@ -170,10 +174,18 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) <= AMOUNT_SLACK * max(abs(a), abs(b))
 
 
-def _near(ev: Evidence) -> set[str]:
-    """The words of a sentence's article's title and outlet, and of its text around the sentence."""
+def _around(ev: Evidence) -> str:
+    """A sentence's article's title and outlet, and its text around the sentence ("the singer" may be Adele a
+    sentence before; "44 people" may be "more than 40" a sentence after)."""
     art, s = ev.article, ev.sentence
-    return vocabulary(f"{art.title}\n{art.source}\n{art.text[max(0, s.start - NAMES_WITHIN):s.end + NAMES_WITHIN]}")
+    return f"{art.title}\n{art.source}\n{art.text[max(0, s.start - NAMES_WITHIN):s.end + NAMES_WITHIN]}"
+
+
+def _holds(text: str, names: list[str], amounts: set[float]) -> bool:
+    """Does the text name every name and state every amount (within `AMOUNT_SLACK`)?"""
+    have = quantities(text)
+    words = vocabulary(text)
+    return all(any(_close(a, b) for b in have) for a in amounts) and all(name_in(n, words) for n in names)
 
 
 def _names_another(sentence: str, part: str) -> bool:
