@@ -112,7 +112,8 @@ def proposition(question: str) -> str:
 
 
 def parts(question: str) -> tuple[list[str], str]:
-    """The proposition's parts and the order asked between the first two ("before", "after" or ""): "Did CNN
+    """The proposition's parts and the order asked between the first two ("before", "after", "which" for "before or
+    after", or ""): "Did CNN
     report that A before it reported that B?" → (["CNN report that A", "it reported that B"], "before")."""
     prop = proposition(question)
     m = _ORDER.search(prop)
