@@ -43,6 +43,7 @@ def local_ray():
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test embedders travel to the workers
     started = not ray.is_initialized()
     if started:
+        distributed.patient_start()  # a busy suite: Ray's control store has taken over its default 30 s to start
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     if started:
@@ -224,3 +225,13 @@ def test_a_missing_ray_extra_names_it(tmp_path: Path, monkeypatch, capsys) -> No
     assert code == 2
     assert capsys.readouterr().err.strip() == "error: --engine ray needs the ray extra: pip install 'rag-news[ray]'"
     assert not (tmp_path / "i").exists()
+
+
+def test_a_local_ray_gets_time_to_start_and_a_users_setting_stays(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = distributed.GCS_WAIT_ENV
+    monkeypatch.delenv(key, raising=False)
+    distributed.patient_start()
+    assert os.environ[key] == "120"
+    monkeypatch.setenv(key, "45")
+    distributed.patient_start()
+    assert os.environ[key] == "45"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import pickle
 import re
 import socket
@@ -35,6 +36,8 @@ from rag.store import Store
 
 ENGINES = ("local", "ray")
 RAY_EXTRA = "--engine ray needs the ray extra: pip install 'rag-news[ray]'"
+GCS_START_WAIT_S = "120"  # seconds a local Ray's control store may take to start (Ray's own default: 30)
+GCS_WAIT_ENV = "RAY_gcs_server_port_wait_time_s"  # Ray's setting for it (its case)
 RETRIES = 3  # runs of a slice after the first when its worker dies (a slice that kills every worker fails the run)
 PREPARE_BATCH = 64  # articles per prepare task
 CONNECT_TIMEOUT_S = 3.0
@@ -72,6 +75,12 @@ def check_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
         raise _no_cluster(address, e.strerror or str(e) or type(e).__name__) from e
 
 
+def patient_start() -> None:
+    """Give a local Ray's control store (GCS) up to `GCS_START_WAIT_S` to come up, not Ray's 30 s: on a small,
+    busy machine (2 cores, an ingest or a test suite running) it has taken longer. A value the user set stays."""
+    os.environ.setdefault(GCS_WAIT_ENV, GCS_START_WAIT_S)
+
+
 @contextlib.contextmanager
 def ray_session(address: str = "", num_cpus: int | None = None) -> Iterator[object]:
     """Ray for one ingest: the running instance of this process if there is one (a test's, a notebook's), else
@@ -84,6 +93,7 @@ def ray_session(address: str = "", num_cpus: int | None = None) -> Iterator[obje
     kw: dict[str, object] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     if not address:
         kw.update(address="local", num_cpus=num_cpus)
+        patient_start()
     else:
         kw.update(address=address)
     try:
