@@ -30,6 +30,11 @@ def _ev(text: str, title: str = "Cars", date: str = "2022-10-27", url: str = "ht
     ("Is Google or Apple facing the fine?", False),  # asks which
     ("Did The Verge report it first, or TechCrunch?", False),
     ("Was the fine paid or not?", True),
+    # a question word inside asks for what it names; after a comma it opens a clause
+    ("Benzene, a cancer-causing chemical, was recently detected in which common household product, as CNN reported?",
+     False),
+    ("Did CNN report which company bought Twitter?", False),
+    ("Did CNN report that Harris, who is 22, was sentenced to 12 years?", True),
     ("Between the June report and the July one, was there a change in the figures?", True),
     ("Which company, reported by both TechCrunch and The Verge, is facing a fine?", False),
     ("Zelensky proposed talks, Putin refused, and the war goes on, is that right?", True),

@@ -48,6 +48,12 @@ _REQUEST = re.compile(r"^(?:can|could|would|will)\s+(?:you|u)\b|^(?:do|does)\s+(
                       re.I)
 # "Is Google or Apple facing the fine?", "Did The Verge report it first, or TechCrunch?": asks which, not yes or no
 _EITHER = re.compile(r",\s*or\s+(?!not\b)[\w'’.&-]+(?:\s+[\w'’.&-]+){0,3}$|\b[A-Z][\w'’.&-]*\s+or\s+[A-Z]")
+# after a leading clause, a question word not after a comma asks for what it names ("Benzene, a chemical, was
+# detected in which product?"; after a comma it opens a clause: "Harris, who is 22, …"); so does one right after
+# a reporting verb ("Did CNN report which company …?")
+_ASKS_WHICH = re.compile(rf"(?<![,;(—–-])\s+{_WH}", re.I)
+_EMBEDDED = re.compile(rf"^\w+\s+(?:[\w'’.-]+\s+){{0,4}}?(?:report|reported|say|said|mention|mentioned|reveal|revealed|"
+                       rf"explain|explained|know|tell|told)\s+{_WH}", re.I)
 _ASKS = re.compile(rf"^(?:{'|'.join(_AUX)})\b(?!\s+{_WH})", re.I)
 _AND = re.compile(r",?\s+(?:and|while|whereas|but)\s+(?:did|does|do|is|was|were|has|have)\b\s*|;\s+|,\s+while\s+|"
                   r",\s+whereas\s+", re.I)
@@ -88,11 +94,14 @@ def asking_sentence(question: str) -> str:
 def is_polar(question: str) -> bool:
     """Does the question ask yes or no: its asking sentence opens with an auxiliary verb ("Did …", "Is it true that
     …"), after an attribution clause if any ("According to CNN, did …")? "Did who …", "Is what …", "Can you tell me
-    …", "Do you know …" and "Is Google or Apple …?" ask otherwise; "… before or after …?" asks for the order of
-    two reports ("Before" or "After")."""
-    _, body = _lead(asking_sentence(question))
+    …", "Do you know …", "Is Google or Apple …?" and "Did CNN report which …?" ask otherwise, as does a question
+    word after a leading clause ("Benzene, a chemical, was found in which product?"); "… before or after …?" asks
+    for the order of two reports ("Before" or "After")."""
+    lead, body = _lead(asking_sentence(question))
     either = _EITHER.search(body.rstrip(" ?")) and not _ORDER.search(body)
-    return bool(_ASKS.match(body)) and not _REQUEST.match(body) and not either
+    statement = re.match(r"^\w+\s+it\s+true\s+that\b", body, re.I)  # "is it true that …" states the rest
+    which = _EMBEDDED.match(body) or (lead and not statement and _ASKS_WHICH.search(body))
+    return bool(_ASKS.match(body)) and not _REQUEST.match(body) and not either and not which
 
 
 def _lead(sentence: str) -> tuple[str, str]:
