@@ -167,6 +167,17 @@ def test_yes_no_questions_get_a_verdict_resting_on_the_sentence(seed_library, qu
     assert a.text.startswith(f"{says}. ") and any(cited in c.text for c in a.citations)
 
 
+def test_a_yes_no_question_naming_someone_never_mentioned_gets_no_where_a_sentence_names_another(seed_library) -> None:
+    answerer = Answerer(seed_library.retriever, FixedDraft("Yes."))
+    a = answerer.ask("Will the Ukrainian delegation be led by former Defense Minister Olek Brannik?")
+    assert not a.refused and a.mode == "verdict"
+    assert a.text.startswith("No. The articles don't mention ") and "Olek Brannik; they say: " in a.text
+    assert any("Rustem Umerov" in c.text for c in a.citations)
+    # nothing says the rest of it of someone else: refused by the missing name, as a question asking who would be
+    b = answerer.ask("Did Macron propose a new round of talks in Geneva?")
+    assert b.refused and "Macron" in b.text
+
+
 def test_a_yes_no_question_the_articles_do_not_settle_is_refused(seed_library) -> None:
     a = Answerer(seed_library.retriever, FixedDraft("Yes.")).ask("Did the earlier rounds of talks agree a ceasefire?")
     assert a.refused and a.closest

@@ -113,8 +113,8 @@ class Answerer:
         t["retrieve"] += time.perf_counter() - t0
         missing = absent_names(q, [ev for c in contexts for ev in c], retrieval.outlets)
         report = None if missing else missing_report(standalone, self.retriever.store)
-        if polar and not missing and not report:  # yes or no: the sentences decide, not the model
-            yield replace(self._polar(question, standalone, contexts, retrieval.idf, t),
+        if polar and not report:  # yes or no: the sentences decide, not the model
+            yield replace(self._polar(question, standalone, contexts, retrieval.idf, t, missing),
                           retrieved=_retrieved_ids(retrieval))
             return
         if found.prompt is None or missing or report:  # nothing relevant, someone never mentioned, or the report the
@@ -318,19 +318,23 @@ class Answerer:
         return answer
 
     def _polar(self, question: str, standalone: str, contexts: list[list[Evidence]], idf: Mapping[str, float],
-               t: dict[str, float]) -> Answer:
+               t: dict[str, float], missing: list[str]) -> Answer:
         """A yes/no question: "Yes" or "No" with the sentences the verdict rests on (`rag.answer.polar`), or a
-        refusal when they do not settle it. (One naming someone the articles never mention was refused before.)"""
+        refusal when they do not settle it. A name the retrieved articles never mention (`missing`) leaves one
+        verdict: "No", where a sentence says the rest of it of someone or something else ("Did CNN report that
+        Florida's governor declared an emergency for Jackson?": "No. The articles don't mention Florida; they say:
+        Mississippi's governor …"); otherwise the question is refused by that name."""
         t0 = time.perf_counter()
         found = verdict(standalone, contexts, idf)
         t["verify"] = time.perf_counter() - t0
-        if found is None:
-            return self._refusal(question, standalone, contexts[0], t)
+        if found is None or (missing and found.says != "No"):
+            return self._refusal(question, standalone, contexts[0], t, missing)
         rest_on = {p.evidence.sentence.id: p for p in found.parts if p.evidence}  # a sentence that backs two parts:
         cites = tuple(_citation(i, p.evidence, p.covered) for i, p in enumerate(rest_on.values(), 1)  # cited once
                       if p.evidence)
         quotes = " ".join(f"{c.text} [{c.n}]" for c in cites)
-        head = f"{found.says}: {found.why}." if found.why else f"{found.says}."
+        head = (f"{found.says}: {found.why}." if found.why
+                else f"No. The articles don't mention {_and(missing)}; they say:" if missing else f"{found.says}.")
         return Answer(question, f"{head} {quotes}", cites, False, "verdict", standalone_question=standalone,
                       model=self.generator.name, timings=t)
 
