@@ -10,7 +10,7 @@ import pytest
 
 from rag.errors import RagError
 from rag.evals import datasets
-from rag.evals.datasets import absent, long, polar, splits
+from rag.evals.datasets import absent, long, outlets, polar, splits
 from rag.evals.datasets.common import Item, sample
 from rag.evals.datasets.realtimeqa import QuizClaim
 from rag.evals.questions import Question
@@ -262,6 +262,52 @@ def test_long_builder_exact_outputs() -> None:
                                      "it describes, which company did Elon Musk agree to buy?", ("Twitter",), True,
                                      ("https://cnn/x",), (), "long")
     assert item.articles == (cnn,) and item.split == "test"
+
+
+def test_name_outlets_templates() -> None:
+    q = "Which country won the cup?"
+    assert [outlets.name_outlets(q, "USA Today", "CNN", t) for t in (0, 1, 2)] == [
+        "Which country, reported by both USA Today and CNN, won the cup?",
+        "According to both USA Today and CNN, which country won the cup?",
+        "Which country won the cup, as reported by both USA Today and CNN?"]
+    assert outlets.name_outlets("Who won the cup?", "CNN", "The Week", 0) == (
+        "Who, according to both CNN and The Week, won the cup?")
+    # no question word and noun to follow: template 1; a name keeps its capital
+    assert outlets.name_outlets("What is the capital?", "CNN", "The Week", 0) == (
+        "According to both CNN and The Week, what is the capital?")
+    assert outlets.name_outlets("Ohio held which vote?", "CNN", "The Week", 0) == (
+        "According to both CNN and The Week, Ohio held which vote?")
+    assert outlets.name_outlets("Which well-known pizza chain left Italy?", "CNN", "The Week", 0) == (
+        "According to both CNN and The Week, which well-known pizza chain left Italy?")  # the noun is not next
+    assert outlets.name_outlets("Which country was chosen?", "CNN", "The Week", 0) == (
+        "Which country, reported by both CNN and The Week, was chosen?")
+
+
+def _page(url: str, text: str) -> Article:
+    host = url.split("/")[2].removeprefix("www.")
+    return Article(url, "", text, "", host, url)
+
+
+def test_outlets_builder_names_two_outlets_that_state_the_answer_and_drops_them_for_refusal() -> None:
+    usa, cnn, week = (_page("https://www.usatoday.com/a", "Ohio won the cup."),
+                      _page("https://edition.cnn.com/b", "Ohio won the cup on Sunday."),
+                      _page("https://theweek.com/c", "The cup final was on Sunday."))
+    two = Item(Question("realtimeqa-web-q1", "Which state won the cup?", ("Ohio",), True, (usa.url, cnn.url)),
+               (usa, cnn, week), "test")
+    one = Item(Question("realtimeqa-web-q2", "Which state lost?", ("Utah",), True, (usa.url,)), (usa, week), "dev")
+    gone = Item(Question("realtimeqa-web-q3", "Which state?", (), False, ()), (week,), "dev")
+    (item,) = outlets.build([two, one, gone])  # only q1's answer is stated by two outlets
+    q = item.question
+    assert q.id == "outlets-q1" and q.answers == ("Ohio",) and q.evidence == (usa.url, cnn.url)
+    assert q.category == "outlets" and item.articles == (usa, cnn, week) and item.split == "test"
+    assert ("USA Today" in q.question and "CNN" in q.question and "both" in q.question
+            and "usatoday" not in q.question)
+    (refusal,) = outlets.build_refusal([two, one, gone])
+    assert refusal.question.id == "outlets-refusal-q1" and not refusal.question.answerable
+    assert refusal.question.question == q.question and refusal.articles == (week,)
+    # a page left that still states the answer: not a refusal question
+    also = _page("https://theweek.com/d", "Ohio won it.")
+    assert outlets.build_refusal([Item(two.question, (usa, cnn, also), "test")]) == []
 
 
 def test_polar_set_from_the_synthetic_data(evaldata: Path) -> None:

@@ -2,7 +2,7 @@
 
 The data lives in ../shared/evaldata next to the repository, or in $RAG_EVALDATA (see its README.md). One reader per
 dataset (`realtimeqa` and `realtimeqa-web`, `quail`, `rgb`), sets built in code from their items (`absent`, `long`,
-`long-refusal`, `polar`), and
+`long-refusal`, `polar`, `outlets`, `outlets-refusal`), and
 the dev/test split rules in one place (`splits`). A reader returns `Item`s: a question, the articles it brings
 (evidence and distractors) and its split; a set is the questions of the chosen split, sampled (`--limit N`: the N
 questions whose id hashes lowest, in order, so a smaller sample is part of a larger one), with the union of their
@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rag.errors import RagError
-from rag.evals.datasets import absent, long, polar, quail, realtimeqa, rgb
+from rag.evals.datasets import absent, long, outlets, polar, quail, realtimeqa, rgb
 from rag.evals.datasets.common import Item, sample
 from rag.evals.datasets.splits import SPLITS
 from rag.evals.questions import QuestionSet, question_record
@@ -52,6 +52,9 @@ DATASETS: dict[str, Dataset] = {
     "long": Dataset(long.DESCRIPTION, lambda root: long.build(realtimeqa.items(root))),
     "long-refusal": Dataset(long.REFUSAL_DESCRIPTION, lambda root: long.build_refusal(realtimeqa.items(root))),
     "polar": Dataset(polar.DESCRIPTION, lambda root: polar.build(realtimeqa.items(root), realtimeqa.quiz_claims(root))),
+    "outlets": Dataset(outlets.DESCRIPTION, lambda root: outlets.build(realtimeqa.web_items(root))),
+    "outlets-refusal": Dataset(outlets.REFUSAL_DESCRIPTION,
+                               lambda root: outlets.build_refusal(realtimeqa.web_items(root))),
 }
 BUILTIN = tuple(DATASETS)
 
