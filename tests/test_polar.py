@@ -39,6 +39,10 @@ def _ev(text: str, title: str = "Cars", date: str = "2022-10-27", url: str = "ht
     ("Which company, reported by both TechCrunch and The Verge, is facing a fine?", False),
     ("Zelensky proposed talks, Putin refused, and the war goes on, is that right?", True),
     ("Ford is dropping its self-driving car.", False),
+    ("True or false: Ford is dropping its self-driving car.", True),  # a quiz's statement to judge
+    ("Fact or fiction - Ford is dropping it?", True),
+    ("True or false?", False),
+    ("According to both CNN and USA Today, True or false: Ford is dropping it.", True),
 ])
 def test_polar_questions_open_with_an_auxiliary(question: str, polar: bool) -> None:
     assert is_polar(question) is polar
@@ -47,6 +51,8 @@ def test_polar_questions_open_with_an_auxiliary(question: str, polar: bool) -> N
 def test_the_proposition_drops_the_auxiliary_and_keeps_the_attribution() -> None:
     assert proposition("Did CNN report that Ford quit?") == "CNN report that Ford quit"
     assert proposition("According to CNN, is it true that Ford quit?") == "According to CNN, Ford quit"
+    assert proposition("True or false: Ford quit the race.") == "Ford quit the race"
+    assert proposition("According to CNN, true or false: Ford quit.") == "Ford quit"
     assert proposition("Did CNN report that Harris, who is 22, was sentenced?") == (
         "CNN report that Harris, who is 22, was sentenced")
     # a clause that opens with "while" is not a second part

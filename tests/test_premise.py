@@ -100,6 +100,13 @@ def test_a_question_attributing_its_fact_to_an_outlet_filters_retrieval_to_it(st
     assert attributed_filter("How strong were the winds, as CNN reported?", store) == Filters(cnn)
     assert attributed_filter("When did the harbour reopen, according to Wire One?", store) == \
         Filters(("Wire One", "wire.example"))
+    # a list of outlets: each one named, however far down the list from the attributing word
+    both = Filters(tuple(sorted(("Wire One", "wire.example", *cnn))))
+    assert attributed_filter("Which harbour, reported by both Wire One and CNN, reopened?", store) == both
+    assert attributed_filter("Which harbour, reported by Wire One, reopened after CNN filmed it?", store) == \
+        Filters(("Wire One", "wire.example"))  # "after" joins no list
+    assert attributed_filter("When did the harbour reopen, as reported by both Wire One and CNN?", store) == both
+    assert attributed_filter("Which harbour, as reported by Wire One, CNN, reopened?", store) == both
     assert attributed_filter("Did CNN cover the harbour?", store) is None  # names an outlet, attributes nothing
     assert attributed_filter("When did the harbour reopen, according to the report?", store) is None  # no outlet
     # an outlet's name far from any attributing word is a word of the question, not its source

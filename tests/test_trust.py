@@ -178,6 +178,16 @@ def test_a_yes_no_question_naming_someone_never_mentioned_gets_no_where_a_senten
     assert b.refused and "Macron" in b.text
 
 
+@pytest.mark.parametrize(("question", "says"), [
+    ("True or false: Zelensky extended an invitation for a meeting with Putin.", "True"),
+    ("True or false: Russia's Defense Ministry claimed that its air defenses intercepted 50 Ukrainian drones.",
+     "False"),
+])
+def test_a_quiz_true_or_false_statement_gets_true_or_false(seed_library, question: str, says: str) -> None:
+    a = Answerer(seed_library.retriever, FixedDraft("True.")).ask(question)
+    assert not a.refused and a.mode == "verdict" and a.text.startswith(f"{says}. ") and a.citations
+
+
 def test_a_yes_no_question_the_articles_do_not_settle_is_refused(seed_library) -> None:
     a = Answerer(seed_library.retriever, FixedDraft("Yes.")).ask("Did the earlier rounds of talks agree a ceasefire?")
     assert a.refused and a.closest

@@ -56,12 +56,24 @@ def _same(a: float, b: float) -> bool:
     return abs(a - b) <= 0.01 * max(abs(a), abs(b))
 
 
+def _beyond(question: str, text: str) -> set[float]:
+    """The amounts the text states, leaving aside the question's own."""
+    asked = quantities(question)
+    return {x for x in quantities(text) if not any(_same(x, q) for q in asked)}
+
+
 def conflicting_amounts(question: str, one: str, other: str) -> bool:
     """For a "how many/much" question: do two sentences state different amounts (none shared), leaving aside the
     question's own numbers. Both must state some amount; a rounding difference (1%) is not a disagreement."""
     if expected_type(question) != "number":
         return False
-    asked = quantities(question)
-    a = {x for x in quantities(one) if not any(_same(x, q) for q in asked)}
-    b = {x for x in quantities(other) if not any(_same(x, q) for q in asked)}
+    a, b = _beyond(question, one), _beyond(question, other)
     return bool(a and b) and not any(_same(x, y) for x in a for y in b)
+
+
+def restates_amounts(question: str, one: str, other: str) -> bool:
+    """Does `other` state every amount `one` states beyond the question's (within 1%)? "Ghana has confirmed its first
+    two cases" and "…after two people who tested positive…": yes; "ascended to the throne on February 6, 1952" and
+    "On Sept. 9, 2015, …": no."""
+    b = _beyond(question, other)
+    return all(any(_same(x, y) for y in b) for x in _beyond(question, one))

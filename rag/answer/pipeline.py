@@ -13,9 +13,10 @@ from rag.answer.amounts import conflicting_amounts
 from rag.answer.answerability import stems
 from rag.answer.claims import Checked, Claim, check_claim, looks_like_injection, new_words, parse_claims
 from rag.answer.conversation import Turn, condense, with_history
-from rag.answer.polar import is_polar, verdict
+from rag.answer.corroborate import agreeing, cited_outlets, key, outlet_groups
+from rag.answer.polar import is_polar, true_or_false, verdict
 from rag.answer.polar import parts as polar_parts
-from rag.answer.premise import MissingReport, attributed_filter, missing_report
+from rag.answer.premise import MissingReport, as_written, attributed_filter, missing_report
 from rag.answer.records import Answer, Citation
 from rag.answer.retrieve import Evidence, Filters, Retrieval, Retriever
 from rag.answer.verifier import Question as VQuestion
@@ -39,6 +40,7 @@ COMPLETE_LEFT = 0.4  # a second source is looked for when the cited sentences le
 COMPLETE_COVER = 0.6  # ... and a sentence of another article covers this share of what is left
 STOPS = ("\n\n", "\nQuestion", "Question:")  # the end of a drafted answer
 CONTEXT_SENTENCES = 64  # more than the retrieved chunks hold: all their sentences, ranked
+AGREE_AMONG = 16  # another named outlet's best sentences where one agreeing with the answer is looked for
 
 
 def _citation(n: int, ev: Evidence, score: float) -> Citation:
@@ -136,6 +138,7 @@ class Answerer:
         # a follow-up must add to the previous answer; the same question asked again gets the same answer
         again = bool(history) and normalize(history[-1].question) == normalize(question)
         answer = self.check("".join(raw), q, context, t, standalone, history[-1].said if history and not again else "")
+        answer = self._corroborate(answer, q, found)
         t["verify"] = time.perf_counter() - t0
         yield replace(answer, retrieved=_retrieved_ids(retrieval), timings=t, draft="".join(raw))
 
@@ -301,6 +304,39 @@ class Answerer:
         return replace(answer, text=f"{answer.text} {best[2].sentence.text} [{other.n}]",
                        citations=(*answer.citations, other))
 
+    def _corroborate(self, answer: Answer, q: VQuestion, found: Found) -> Answer:
+        """A question naming several outlets ("reported by both CNN and USA Today"): each named outlet the answer
+        does not cite yet is searched on its own, and a sentence of its articles that agrees with the answer is cited
+        too (`rag.answer.corroborate`)."""
+        if answer.refused or answer.sources_disagree or found.chosen or not found.filters:
+            return answer
+        groups = outlet_groups(found.filters)
+        if len(groups) < 2:
+            return answer
+        said = key(answer.text if answer.mode == "generated" else answer.citations[0].text, q)
+        cited = cited_outlets([(c.source, c.url) for c in answer.citations])
+        text, citations = answer.text, list(answer.citations)
+        for label, names in groups.items():
+            if label in cited:
+                continue
+            # by the sentences' vectors stored at ingestion: this search only looks for agreement, and must be fast
+            own = self.retriever.retrieve(found.standalone, replace(found.filters, sources=names), rank_by=q.text,
+                                          max_sentences=AGREE_AMONG, stored_vectors=True).sentences
+            own = [ev for ev in own if not looks_like_injection(ev.sentence.text)]
+            if not own:
+                continue
+            first = self.retriever.store.sentence(answer.citations[0].sentence_id)
+            vectors = self.retriever.vectors([first] + [ev.sentence for ev in own])  # as stored: no embedding
+            likely = self.verifier.probabilities(features(q, own, False))
+            n = agreeing(q.text, answer.citations[0].text, [ev.sentence.text for ev in own], vectors[1:] @ vectors[0],
+                         likely, said)
+            if n is None:  # a search that misses is no evidence that the outlet never reported it: say nothing
+                continue
+            other = _citation(len(citations) + 1, own[n], float(likely[n]))
+            citations.append(other)
+            text += f" {as_written(found.standalone, label)} too: {own[n].sentence.text} [{other.n}]"
+        return replace(answer, text=text, citations=tuple(citations))
+
     def _note_disagreement(self, answer: Answer, q: VQuestion, context: list[Evidence], likely: np.ndarray) -> Answer:
         """When another article, as likely to answer, states a different amount, say so and cite it too."""
         cited = [c.text for c in answer.citations]
@@ -333,8 +369,9 @@ class Answerer:
         cites = tuple(_citation(i, p.evidence, p.covered) for i, p in enumerate(rest_on.values(), 1)  # cited once
                       if p.evidence)
         quotes = " ".join(f"{c.text} [{c.n}]" for c in cites)
-        head = (f"{found.says}: {found.why}." if found.why
-                else f"No. The articles don't mention {_and(missing)}; they say:" if missing else f"{found.says}.")
+        says = {"Yes": "True", "No": "False"}.get(found.says, found.says) if true_or_false(standalone) else found.says
+        head = (f"{says}: {found.why}." if found.why
+                else f"{says}. The articles don't mention {_and(missing)}; they say:" if missing else f"{says}.")
         return Answer(question, f"{head} {quotes}", cites, False, "verdict", standalone_question=standalone,
                       model=self.generator.name, timings=t)
 

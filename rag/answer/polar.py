@@ -62,6 +62,10 @@ _AND = re.compile(r",?\s+(?:and|while|whereas|but)\s+(?:did|does|do|is|was|were|
 _ORDER = re.compile(r"\s+(before or after|after or before|earlier or later|before|after|earlier than|later than|"
                     r"prior to)\s+(?=(?:[\w'’.]+\s+){0,6}?"
                     r"(?:report|reported|reporting|published|wrote|article|story|coverage)\b)", re.I)
+# a quiz's "True or false: <statement>" asks a verdict too, answered "True" or "False"
+# (after an attribution clause if any: "According to CNN, true or false: …")
+_TRUE_FALSE = re.compile(r"^\s*(?:[^:?]{0,120},\s*)?(?:true\s+or\s+false|fact\s+or\s+fiction)\s*[:?.,–—-]+\s*(?=\S)",
+                         re.I)
 _NEGATION = re.compile(r"\b(?:not|no|never|nor|without|none|neither)\b|n['’]t\b", re.I)
 _REPORTING = {st for w in ("report", "reported", "reporting", "published", "article", "story", "coverage",
                            "according", "wrote", "write", "say", "said", "suggest", "true", "indicate")
@@ -96,12 +100,19 @@ def is_polar(question: str) -> bool:
     …"), after an attribution clause if any ("According to CNN, did …")? "Did who …", "Is what …", "Can you tell me
     …", "Do you know …", "Is Google or Apple …?" and "Did CNN report which …?" ask otherwise, as does a question
     word after a leading clause ("Benzene, a chemical, was found in which product?"); "… before or after …?" asks
-    for the order of two reports ("Before" or "After")."""
+    for the order of two reports ("Before" or "After"). So does a quiz's "True or false: <statement>"."""
+    if true_or_false(question):
+        return True
     lead, body = _lead(asking_sentence(question))
     either = _EITHER.search(body.rstrip(" ?")) and not _ORDER.search(body)
     statement = re.match(r"^\w+\s+it\s+true\s+that\b", body, re.I)  # "is it true that …" states the rest
     which = _EMBEDDED.match(body) or (lead and not statement and _ASKS_WHICH.search(body))
     return bool(_ASKS.match(body)) and not _REQUEST.match(body) and not either and not which
+
+
+def true_or_false(question: str) -> bool:
+    """Is it a quiz's "True or false: …" (or "Fact or fiction: …"), answered "True" or "False"?"""
+    return bool(_TRUE_FALSE.match(question))
 
 
 def _lead(sentence: str) -> tuple[str, str]:
@@ -113,7 +124,9 @@ def _lead(sentence: str) -> tuple[str, str]:
 
 def proposition(question: str) -> str:
     """The question as a statement's words: the attribution clause kept, the auxiliary and the question mark
-    dropped ("Did CNN report that X?" → "CNN report that X")."""
+    dropped ("Did CNN report that X?" → "CNN report that X"; "True or false: X." → "X")."""
+    if m := _TRUE_FALSE.match(question):
+        return question[m.end():].strip().rstrip(" ?.")
     sentence = asking_sentence(question)
     head, body = _lead(sentence)
     body = re.sub(rf"^(?:{'|'.join(_AUX)})\s+(?:it\s+true\s+that\s+)?", "", body, flags=re.I)

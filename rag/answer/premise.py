@@ -31,6 +31,7 @@ SLACK = timedelta(days=1)  # a report dated the day before or after (time zones,
 _ATTRIBUTION = re.compile(r"^(according|report|reports|reported|reporting|article|articles|story|stories|wrote|"
                           r"published|coverage|covered|says|said)$")
 NEAR = 5
+LISTED = 4  # ... or right after "and", "or" or a comma, this many words at most after one that does ("CNN, The Verge")
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,17 @@ def attributed_filter(question: str, store: Store) -> Filters | None:
     cues = [i for i, w in enumerate(question.split()) if _ATTRIBUTION.match(_norm(w))]
     if not cues:
         return None
-    near = {label for label, i in _mentions(question) if any(abs(i - c) <= NEAR for c in cues)}
     sources, hosts = store.outlets()
-    names = tuple(sorted(n for n in {*sources, *hosts} if len(outlet_label(n)) >= 2 and outlet_label(n) in near))
+    labels = {outlet_label(n) for n in {*sources, *hosts}} - {"", "_"}
+    mentions = [(label, i) for label, i in _mentions(question) if len(label) >= 2 and label in labels]
+    near = [(label, i) for label, i in mentions if any(abs(i - c) <= NEAR for c in cues)]
+    raw = question.split()
+    for label, j in mentions:  # a list of outlets ("both USA Today and CNN"): one joined to a near one is near too
+        joined = j > 0 and (raw[j - 1].lower() in ("and", "or", "&") or raw[j - 1].endswith(","))
+        if joined and any(0 < j - i <= LISTED for _, i in near):
+            near.append((label, j))
+    near_labels = {label for label, _ in near}
+    names = tuple(sorted(n for n in {*sources, *hosts} if outlet_label(n) in near_labels))
     if not names:
         return None
     days = question_dates(question)
@@ -136,11 +145,11 @@ def missing_report(question: str, store: Store) -> MissingReport | None:
         for day in days:
             if {(day + k * SLACK).isoformat() for k in (-1, 0, 1)} & have:
                 return None
-        missing = missing or MissingReport(_as_written(question, label), days[0])
+        missing = missing or MissingReport(as_written(question, label), days[0])
     return missing
 
 
-def _as_written(question: str, label: str) -> str:
+def as_written(question: str, label: str) -> str:
     """The outlet as the question writes it ("USA Today" for "usatoday")."""
     raw = question.split()
     for n in (1, 2, 3):

@@ -162,21 +162,24 @@ class Retriever:
         return [cid for _, cid in sorted((-float(vec @ qvec), cid) for cid, vec in held.items())]
 
     def _dense(self, sents: list[Sentence], qvec: np.ndarray, stored_vectors: bool) -> np.ndarray:
-        """Each sentence's similarity to the question: from the vectors stored at ingestion (when asked to, and
-        the article has them), else embedded now."""
-        articles = {s.article_id for s in sents} if stored_vectors else set()
-        stored = {aid: self.store.sentence_vectors(aid) for aid in articles}
-        dense = np.zeros(len(sents), dtype=np.float32)
+        """Each sentence's similarity to the question (see `vectors`)."""
+        return self.vectors(sents, stored_vectors) @ qvec if sents else np.zeros(0, dtype=np.float32)
+
+    def vectors(self, sents: list[Sentence], stored: bool = True) -> np.ndarray:
+        """The sentences' vectors, a row each: those stored at ingestion (when asked to, and the article has them),
+        else embedded now."""
+        held = {aid: self.store.sentence_vectors(aid) for aid in {s.article_id for s in sents}} if stored else {}
+        out = np.zeros((len(sents), self.store.manifest.dim), dtype=np.float32)
         missing = []
         for i, s in enumerate(sents):
-            vecs = stored.get(s.article_id)
+            vecs = held.get(s.article_id)
             if vecs is not None and s.n < len(vecs):
-                dense[i] = float(vecs[s.n].astype(np.float32) @ qvec)
+                out[i] = vecs[s.n].astype(np.float32)
             else:
                 missing.append(i)
         if missing:
-            dense[missing] = self.embedder.embed([sents[i].text for i in missing]) @ qvec
-        return dense
+            out[missing] = self.embedder.embed([sents[i].text for i in missing])
+        return out
 
     def rank_sentences(self, question: str, qvec: np.ndarray, hits: list[Hit],
                        stored_vectors: bool = False) -> list[Evidence]:

@@ -57,6 +57,7 @@ _NOT_NAMES = set(STOPWORDS) | {
     "going", "due", "former", "late", "new", "then", "now", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
     "sept", "oct", "nov", "dec", "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun", "i'm",
     "i've", "i'd", "i'll", "afterwards", "meanwhile", "also", "still", "yet", "however", "instead",
+    "true", "false",  # a quiz's "True or false: …"
     # amounts name nobody: "Twenty-two Republican governors…", "…, Dozens of people were…"
     *NUMBER_WORDS, "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "thirty",
     "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "dozens", "hundreds", "thousands", "millions",
