@@ -39,15 +39,29 @@ WORDS = ("river council budget storm harbour minister election school bridge mar
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    """One Ray for the module: ingest_ray uses the instance this process has, and leaves it running."""
+    """One Ray for the module (2 CPUs), started by the `ray` command in a process of its own and joined here;
+    ingest_ray uses the instance this process has, and leaves it running. Not started from this process: by now it
+    holds other tests' threads (gRPC clients), and in one full suite run Ray's control store, forked from it, never
+    came up."""
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test embedders travel to the workers
-    started = not ray.is_initialized()
-    if started:
-        distributed.patient_start()  # a busy suite: Ray's control store has taken over its default 30 s to start
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    if started:
+    if ray.is_initialized():
+        yield
+        return
+    command = str(Path(sys.executable).with_name("ray"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # as patient_start() does; no token: a local cluster, as `ray.init()` starts one
+    env = dict(os.environ, **{distributed.GCS_WAIT_ENV: distributed.GCS_START_WAIT_S, "RAY_AUTH_MODE": "disabled"})
+    subprocess.run([command, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+                    "--include-dashboard=false", "--disable-usage-stats"], check=True, env=env, capture_output=True,
+                   timeout=300)
+    try:
+        ray.init(address=f"127.0.0.1:{port}", log_to_driver=False)
+        yield
+    finally:
         ray.shutdown()
+        subprocess.run([command, "stop", "--force"], capture_output=True, timeout=120)
 
 
 def story(seed: int, sentences: int) -> dict:

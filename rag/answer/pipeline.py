@@ -13,7 +13,7 @@ from rag.answer.amounts import conflicting_amounts
 from rag.answer.answerability import stems
 from rag.answer.claims import Checked, Claim, check_claim, looks_like_injection, new_words, parse_claims
 from rag.answer.conversation import Turn, condense, with_history
-from rag.answer.corroborate import agreeing, cited_outlets, key, outlet_groups
+from rag.answer.corroborate import agreeing, cited_outlets, outlet_groups
 from rag.answer.polar import is_polar, true_or_false, verdict
 from rag.answer.polar import parts as polar_parts
 from rag.answer.premise import MissingReport, as_written, attributed_filter, missing_report
@@ -306,15 +306,15 @@ class Answerer:
 
     def _corroborate(self, answer: Answer, q: VQuestion, found: Found) -> Answer:
         """A question naming several outlets ("reported by both CNN and USA Today"): each named outlet the answer
-        does not cite yet is searched on its own, and a sentence of its articles that agrees with the answer is cited
-        too (`rag.answer.corroborate`)."""
+        does not cite yet is searched on its own, and a sentence of its articles that says the same as the answer's
+        sentence is cited too (`rag.answer.corroborate`)."""
         if answer.refused or answer.sources_disagree or found.chosen or not found.filters:
             return answer
         groups = outlet_groups(found.filters)
         if len(groups) < 2:
             return answer
-        said = key(answer.text if answer.mode == "generated" else answer.citations[0].text, q)
         cited = cited_outlets([(c.source, c.url) for c in answer.citations])
+        first = self.retriever.store.sentence(answer.citations[0].sentence_id)
         text, citations = answer.text, list(answer.citations)
         for label, names in groups.items():
             if label in cited:
@@ -325,14 +325,12 @@ class Answerer:
             own = [ev for ev in own if not looks_like_injection(ev.sentence.text)]
             if not own:
                 continue
-            first = self.retriever.store.sentence(answer.citations[0].sentence_id)
-            vectors = self.retriever.vectors([first] + [ev.sentence for ev in own])  # as stored: no embedding
-            likely = self.verifier.probabilities(features(q, own, False))
-            n = agreeing(q.text, answer.citations[0].text, [ev.sentence.text for ev in own], vectors[1:] @ vectors[0],
-                         likely, said)
+            vectors = self.retriever.vectors([first] + [ev.sentence for ev in own])
+            same = vectors[1:] @ vectors[0]
+            n = agreeing(q.text, first.text, [ev.sentence.text for ev in own], same)
             if n is None:  # a search that misses is no evidence that the outlet never reported it: say nothing
                 continue
-            other = _citation(len(citations) + 1, own[n], float(likely[n]))
+            other = _citation(len(citations) + 1, own[n], float(same[n]))
             citations.append(other)
             text += f" {as_written(found.standalone, label)} too: {own[n].sentence.text} [{other.n}]"
         return replace(answer, text=text, citations=tuple(citations))
