@@ -105,7 +105,7 @@ def attributed_filter(question: str, store: Store) -> Filters | None:
     if not cues:
         return None
     sources, hosts = store.outlets()
-    labels = {outlet_label(n) for n in {*sources, *hosts}} - {"", "_"}
+    labels = {outlet_label(n) for n in {*sources, *hosts}}
     mentions = [(label, i) for label, i in _mentions(question) if len(label) >= 2 and label in labels]
     near = [(label, i) for label, i in mentions if any(abs(i - c) <= NEAR for c in cues)]
     raw = question.split()
