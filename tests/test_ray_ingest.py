@@ -53,15 +53,25 @@ def local_ray():
         port = s.getsockname()[1]
     # as patient_start() does; no token: a local cluster, as `ray.init()` starts one
     env = dict(os.environ, **{distributed.GCS_WAIT_ENV: distributed.GCS_START_WAIT_S, "RAY_AUTH_MODE": "disabled"})
-    subprocess.run([command, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
-                    "--include-dashboard=false", "--disable-usage-stats"], check=True, env=env, capture_output=True,
-                   timeout=300)
+    # --block: the command stays, and stopping it stops the processes it started, and no other Ray on the machine
+    head = subprocess.Popen([command, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
+                             "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        deadline = time.monotonic() + int(distributed.GCS_START_WAIT_S)
+        while True:  # the control store listens once it is up
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert head.poll() is None and time.monotonic() < deadline, "ray start --head did not come up"
+                time.sleep(0.5)
         ray.init(address=f"127.0.0.1:{port}", log_to_driver=False)
         yield
     finally:
         ray.shutdown()
-        subprocess.run([command, "stop", "--force"], capture_output=True, timeout=120)
+        head.terminate()
+        head.wait(timeout=120)
 
 
 def story(seed: int, sentences: int) -> dict:
