@@ -187,6 +187,17 @@ def test_json_record_without_text_is_skipped_with_reason(tmp_path: Path) -> None
     assert all('"text"' in s.reason for s in skipped)
 
 
+def test_json_records_from_other_news_exports_are_read(tmp_path: Path) -> None:
+    recs = [{"headline": "Storm hits coast", "content": "A storm hit the coast.", "publishedAt": "2026-03-02",
+             "source": {"id": "cnn", "name": "CNN"}, "link": "https://example.com/storm", "id": 7},
+            {"title": "Rates held", "maintext": ["The bank held rates.", "Markets rose."], "outlet": "Wire One"}]
+    arts, skipped = load_file(write(tmp_path / "a.json", json.dumps(recs)))
+    assert skipped == []
+    assert [(a.title, a.text, a.date, a.source, a.url, a.id) for a in arts][0] == (
+        "Storm hits coast", "A storm hit the coast.", "2026-03-02", "CNN", "https://example.com/storm", "7")
+    assert (arts[1].text, arts[1].source) == ("The bank held rates.\n\nMarkets rose.", "Wire One")
+
+
 def test_json_record_with_only_boilerplate_text_is_skipped(tmp_path: Path) -> None:
     path = write(tmp_path / "a.json", json.dumps([{"title": "T", "text": "Post a Comment\nPrevious Post Next Post"}]))
     assert load_file(path) == ([], [Skipped(f"{path}#1", "no article text after cleaning")])

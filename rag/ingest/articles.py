@@ -144,6 +144,35 @@ def parse_text(raw: str, suffix: str, name: str) -> tuple[list[Article], list[Sk
     return [art], []
 
 
+# the record fields an article is read from, and the names other news exports give them (news-please, NewsAPI,
+# RSS dumps): the first one present and non-empty is taken
+FIELDS: dict[str, tuple[str, ...]] = {
+    "text": ("text", "content", "body", "maintext", "article", "full_text"),
+    "title": ("title", "headline"),
+    "date": ("date", "published", "published_at", "publishedAt", "publish_date", "date_publish", "pubDate"),
+    "source": ("source", "outlet", "publisher", "source_domain", "site_name"),
+    "url": ("url", "link", "href"),
+    "id": ("id",),
+}
+
+
+def _field(rec: dict[str, object], name: str) -> str:
+    """The record's value for an article field (`FIELDS`): a list of strings is paragraphs; a source given as an
+    object takes its "name" (NewsAPI's {"id": "cnn", "name": "CNN"}); an id may be a number. "" when none
+    is a non-empty string."""
+    for key in FIELDS[name]:
+        value = rec.get(key)
+        if isinstance(value, dict):
+            value = value.get("name")
+        if isinstance(value, list) and value and all(isinstance(x, str) for x in value):
+            value = "\n\n".join(value)  # paragraphs
+        if isinstance(value, int) and not isinstance(value, bool) and name == "id":
+            return str(value)
+        if isinstance(value, str) and value.strip():
+            return value
+    return ""
+
+
 def _parse_json(raw: str, suffix: str, name: str) -> tuple[list[Article], list[Skipped]]:
     records: list[object] = []
     skipped: list[Skipped] = []
@@ -171,13 +200,13 @@ def _parse_json(raw: str, suffix: str, name: str) -> tuple[list[Article], list[S
         if not isinstance(rec, dict):
             skipped.append(Skipped(where, "record is not a JSON object"))
             continue
-        text = rec.get("text")
-        if not isinstance(text, str) or not text.strip():
-            skipped.append(Skipped(where, 'record has no "text" field; each record needs "title" and "text"'))
+        text = _field(rec, "text")
+        if not text.strip():
+            skipped.append(Skipped(where, 'record has no "text" field; each record needs "title" and "text" (or '
+                                          f'one of {", ".join(FIELDS["text"][1:])})'))
             continue
-        art = make_article(str(rec.get("title") or ""), text, date=str(rec.get("date") or ""),
-                           source=str(rec.get("source") or ""), url=str(rec.get("url") or ""),
-                           id=str(rec.get("id") or ""))
+        art = make_article(_field(rec, "title"), text, date=_field(rec, "date"), source=_field(rec, "source"),
+                           url=_field(rec, "url"), id=_field(rec, "id"))
         if art.text:
             articles.append(art)
         else:
