@@ -8,16 +8,18 @@ from datetime import date
 import pytest
 from test_trust import FixedDraft
 
+from rag.answer.outlet_names import called
 from rag.answer.pipeline import Answerer
 from rag.answer.premise import (
     MissingReport,
+    as_written,
     attributed_filter,
     missing_report,
     named_outlets,
     outlet_label,
     question_dates,
 )
-from rag.answer.retrieve import Filters
+from rag.answer.retrieve import Filters, outlet_words
 from rag.ingest.articles import make_article
 from rag.library import Library
 
@@ -33,9 +35,24 @@ def test_dates_written_in_a_question() -> None:
 @pytest.mark.parametrize(("name", "label"), [
     ("cnn.com", "cnn"), ("edition.cnn.com", "cnn"), ("www.usatoday.com", "usatoday"), ("bbc.co.uk", "bbc"),
     ("The Verge", "theverge"), ("CNN", "cnn"), ("theverge.com", "theverge"), ("covid.cdc.gov", "cdc"),
+    ("abcnews.go.com", "abcnews"), ("www.nytimes.com", "nytimes"),
 ])
 def test_outlet_labels(name: str, label: str) -> None:
     assert outlet_label(name) == label
+
+
+def test_what_readers_call_an_outlet() -> None:
+    assert called("cnn") == {"cnn"}  # too short to drop or add "the"
+    assert called("theguardian") == {"theguardian", "guardian"}
+    assert called("nytimes") == {"nytimes", "thenytimes", "thenewyorktimes", "newyorktimes", "nyt"}
+    assert called("apnews") == {"apnews", "theapnews", "theassociatedpress", "associatedpress", "ap"}
+    assert as_written("Who won, according to The New York Times?", "nytimes") == "The New York Times"
+    assert as_written("Who won, as the Guardian's report said?", "theguardian") == "Guardian"
+
+
+def test_outlet_words_include_what_readers_call_them() -> None:
+    assert outlet_words(["The Verge"], ["edition.cnn.com", "www.nytimes.com"]) == {
+        "verge", "edition", "cnn", "nytimes", "new", "york", "times", "nyt"}
 
 
 def test_outlets_a_question_names() -> None:
@@ -50,6 +67,14 @@ def test_outlets_a_question_names() -> None:
     assert named_outlets("People reported that who married?", hosts) == ["people.com"]
     assert named_outlets("People in Ohio said what?", hosts) == []
     assert named_outlets("CNN's report of June 12, 2022 says what?", hosts) == ["cnn.com"]
+    # with or without "the", and by the names readers use for an outlet whose web host spells them otherwise
+    web = ["www.theguardian.com", "www.nytimes.com", "apnews.com", "theweek.com"]
+    assert named_outlets("as the Guardian reported", web) == ["www.theguardian.com"]
+    assert named_outlets("According to The New York Times and the AP, who won?", web) == ["www.nytimes.com",
+                                                                                       "apnews.com"]
+    assert named_outlets("as The Associated Press and NYT reported", web) == ["www.nytimes.com", "apnews.com"]
+    assert named_outlets("Who won, according to The Week?", web) == ["theweek.com"]
+    assert named_outlets("Who won the New York marathon?", web) == []  # "New York" alone is no outlet
     assert MissingReport("USA Today", date(2022, 6, 18)).sentence() == \
         "The articles include no USA Today report from June 18, 2022."
 

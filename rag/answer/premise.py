@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
 
+from rag.answer.outlet_names import called, outlet_label
 from rag.answer.retrieve import Filters
 from rag.store import Store
 
@@ -23,7 +24,6 @@ _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "augu
 _SPOKEN = re.compile(r"\b(" + "|".join(m.capitalize() for m in _MONTHS) + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+"
                      r"(\d{4})\b")
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-_SECOND_LEVEL = {"co", "com", "org", "net", "gov", "ac", "edu", "ne", "or"}
 SLACK = timedelta(days=1)  # a report dated the day before or after (time zones, a late edition) still counts
 # words that attribute a fact to a source; the outlet must stand within NEAR words of one ("according to CNN's
 # report", "as CNN reported", "reported by both TechCrunch and The Verge"), so a word that merely equals an outlet's
@@ -53,25 +53,12 @@ def question_dates(question: str) -> list[Date]:
     return out
 
 
-def outlet_label(name: str) -> str:
-    """What a question calls an outlet: "cnn.com", "edition.cnn.com" → "cnn"; "bbc.co.uk" → "bbc"; "The Verge" →
-    "theverge" (letters and digits only, lower case; a question's "The Verge" or "USA Today" reads the same)."""
-    name = name.strip().lower()
-    if re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", name):  # a web host
-        labels = [x for x in name.split(".") if x not in ("www", "m", "amp", "edition")]
-        labels = labels[:-1] or labels  # the top-level domain
-        if len(labels) > 1 and labels[-1] in _SECOND_LEVEL:  # "co" of bbc.co.uk
-            labels = labels[:-1]
-        name = labels[-1] if labels else name
-    return re.sub(r"[^a-z0-9]", "", name)
-
-
 def named_outlets(question: str, names: list[str]) -> list[str]:
     """Which of the library's outlet names (sources as stored, web hosts) the question names: a label matches one
     word of the question or two or three consecutive ones ("USA Today" → "usatoday"), written as a name is
     (`_mentions`)."""
     spans = {span for span, _ in _mentions(question)}
-    return [n for n in names if len(outlet_label(n)) >= 2 and outlet_label(n) in spans]
+    return [n for n in names if len(outlet_label(n)) >= 2 and called(outlet_label(n)) & spans]
 
 
 def _mentions(question: str) -> list[tuple[str, int]]:
@@ -105,8 +92,8 @@ def attributed_filter(question: str, store: Store) -> Filters | None:
     if not cues:
         return None
     sources, hosts = store.outlets()
-    labels = {outlet_label(n) for n in {*sources, *hosts}}
-    mentions = [(label, i) for label, i in _mentions(question) if len(label) >= 2 and label in labels]
+    labels = {spoken: outlet_label(n) for n in {*sources, *hosts} for spoken in called(outlet_label(n))}
+    mentions = [(labels[label], i) for label, i in _mentions(question) if len(label) >= 2 and label in labels]
     near = [(label, i) for label, i in mentions if any(abs(i - c) <= NEAR for c in cues)]
     raw = question.split()
     for label, j in mentions:  # a list of outlets ("both USA Today and CNN"): one joined to a near one is near too
@@ -150,12 +137,13 @@ def missing_report(question: str, store: Store) -> MissingReport | None:
 
 
 def as_written(question: str, label: str) -> str:
-    """The outlet as the question writes it ("USA Today" for "usatoday")."""
+    """The outlet as the question writes it ("USA Today" for "usatoday", "The New York Times" for "nytimes")."""
     raw = question.split()
-    for n in (1, 2, 3):
+    spoken = called(label)
+    for n in (4, 3, 2, 1):
         for i in range(len(raw) - n + 1):
             span = raw[i : i + n]
-            if "".join(_norm(w) for w in span) == label:
+            if "".join(_norm(w) for w in span) in spoken and span[0] != "the":  # "the Guardian" → "Guardian"
                 return " ".join(span).removesuffix("'s").removesuffix("’s").strip(",.;:?!\"“”")
     return label
 

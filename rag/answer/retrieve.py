@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.answer.outlet_names import also_called_words, outlet_label
 from rag.embed import Embedder
 from rag.errors import RagError
 from rag.ingest.articles import Article
@@ -78,11 +79,13 @@ class Filters:
 
 def outlet_words(sources: Iterable[str], urls: Iterable[str]) -> frozenset[str]:
     """The words naming where a library's articles come from: sources "CNN", "The Verge" → {"cnn", "verge"}; a URL's
-    host "edition.cnn.com" → {"edition", "cnn"}. Used to tell an outlet named in a question from an absent name."""
+    host "edition.cnn.com" → {"edition", "cnn"}; "nytimes.com" → also {"new", "york", "times", "nyt"} (`ALSO_CALLED`).
+    Used to tell an outlet named in a question from an absent name."""
     words = {w for src in sources for w in re.findall(r"[\w&'-]+", src.lower()) if w not in STOPWORDS}
     for url in urls:
         words |= {w for w in url_host(url).split(".")[:-1] if w not in ("www", "m", "amp")}
-    return frozenset(w for w in words if len(w) >= 2)
+    words |= also_called_words({outlet_label(x) for x in (*sources, *map(url_host, urls))})
+    return frozenset(w for w in words if len(w) >= 2 and w not in STOPWORDS)
 
 
 def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
