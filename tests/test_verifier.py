@@ -62,6 +62,11 @@ def test_name_in_a_vocabulary_takes_any_distinctive_word_and_spelling_variants()
     assert name_in("President Zelenskyy", vocab)
     assert not name_in("Macron", vocab)
     assert not name_in("Emmanuel Macron", vocab)
+    # a name after an elided article: the question's "Coeur d’Alene" names "Coeur" and "Alene"
+    fire = vocabulary("A wildfire near Coeur d’Alene forced evacuations.")
+    assert question_names("Which fire near Coeur d’Alene forced evacuations?") == ["Coeur", "Alene"]
+    assert name_in("Alene", fire) and "d'alene" in fire
+    assert not name_in("Alene", vocabulary("A wildfire near the lake forced evacuations."))
 
 
 def _evidence(text: str, title: str = "Talks", url: str = "https://example.com/talks", score: float = 0.6,

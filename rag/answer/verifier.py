@@ -167,7 +167,10 @@ def name_in(name: str, vocabulary: set[str]) -> bool:
 
 
 def vocabulary(text: str) -> set[str]:
+    """A text's words as names are compared (`_plain`), its initialisms without dots ("u.s." → "us"), and what
+    follows an elided article ("alene" of "Coeur d’Alene", which a question's names read as "Coeur" and "Alene")."""
     words = {_plain(w) for w in re.findall(r"[\w'’.&-]+", text)}
+    words |= {w.split("'", 1)[1] for w in words if re.match(r"^[a-z]{1,2}'[a-z]{3,}", w)}
     return words | {w.replace(".", "").lower() for w in re.findall(r"\b(?:[A-Za-z]\.){2,}", text)}
 
 
