@@ -40,7 +40,7 @@ class Assistant:
     def answerer(self) -> Answerer:
         s = self.settings
         return Answerer(self.library.retriever, self.generator, s.evidence_sentences, s.max_answer_tokens,
-                        s.refuse_below, Verifier.load().cautious(s.caution))
+                        s.refuse_below, Verifier.load().cautious(s.caution), s.stale_after_days)
 
     def ask(self, question: str, history: list[Turn] | None = None, filters: Filters | None = None) -> Answer:
         return self.answerer().ask(question, history, filters)

@@ -30,6 +30,9 @@ class Settings:
     refuse_below: float = 0.3  # question-to-best-sentence relevance under which we refuse
     # added to the verifier's thresholds (0 to 0.5): higher refuses more often, wrong and right answers alike
     caution: float = 0.0
+    # a question about the time of asking ("this week") is not answered from an article written this many days
+    # before the library's newest one (rag.answer.recency); 0 turns the check off (an archive of many years)
+    stale_after_days: int = 365
     seed: int = 0
     # where a new index keeps its chunk vectors and keyword words (an existing index keeps its own): "" or "embedded"
     # (the index folder), milvus://host:19530 (a Milvus server), or a path ending in .db (Milvus Lite); rag.store.engine
@@ -42,6 +45,10 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise RagError(f"{name} must be a whole number of at least 1 (RAG_{name.upper()}); got {value!r}")
+        if not isinstance(self.stale_after_days, int) or isinstance(self.stale_after_days, bool) \
+                or self.stale_after_days < 0:
+            raise RagError(f"stale_after_days must be a whole number of days, 0 or more (RAG_STALE_AFTER_DAYS; 0 turns "
+                           f"the check off); got {self.stale_after_days!r}")
         if not isinstance(self.chunk_overlap, int) or not 0 <= self.chunk_overlap < self.chunk_sentences:
             raise RagError(f"chunk_overlap must be between 0 and chunk_sentences - 1 = {self.chunk_sentences - 1} "
                            f"(RAG_CHUNK_OVERLAP); got {self.chunk_overlap!r}")

@@ -21,6 +21,7 @@ from rag.settings import DEFAULTS, Settings
     ("caution", 0.6, r"caution must be between 0 and 0.5 \(RAG_CAUTION\)"),
     ("caution", -0.1, "caution must be between 0 and 0.5"),
     ("timeout_s", 0.0, "timeout_s must be a positive number"),
+    ("stale_after_days", -1, r"stale_after_days must be a whole number of days, 0 or more \(RAG_STALE_AFTER_DAYS"),
     ("model", " ", "model is empty"),
 ])
 def test_bad_values_fail_at_construction(field: str, value: object, message: str) -> None:

@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from rag.answer.corroborate import agreeing, cited_outlets, outlet_groups
 from rag.answer.polar import is_polar, true_or_false, verdict
 from rag.answer.polar import parts as polar_parts
 from rag.answer.premise import MissingReport, as_written, attributed_filter, missing_report
+from rag.answer.recency import asks_recent, day, stale
 from rag.answer.records import Answer, Citation
 from rag.answer.retrieve import Evidence, Filters, Retrieval, Retriever
 from rag.answer.verifier import Question as VQuestion
@@ -84,12 +86,14 @@ class Answerer:
 
     def __init__(self, retriever: Retriever, generator: Generator,
                  evidence_sentences: int = DEFAULTS.evidence_sentences, max_tokens: int = DEFAULTS.max_answer_tokens,
-                 refuse_below: float = DEFAULTS.refuse_below, verifier: Verifier | None = None) -> None:
+                 refuse_below: float = DEFAULTS.refuse_below, verifier: Verifier | None = None,
+                 stale_after_days: int = DEFAULTS.stale_after_days) -> None:
         if evidence_sentences < 1:
             raise ValueError(f"evidence_sentences must be greater than 0. Currently it is {evidence_sentences}")
         self.retriever, self.generator = retriever, generator
         self.evidence_sentences, self.max_tokens, self.refuse_below = evidence_sentences, max_tokens, refuse_below
         self.verifier = verifier or Verifier.load()
+        self.stale_after = timedelta(days=stale_after_days)  # 0: off (`rag.answer.recency`)
 
     def ask(self, question: str, history: list[Turn] | None = None, filters: Filters | None = None) -> Answer:
         answer = None
@@ -215,6 +219,10 @@ class Answerer:
         if said_before:  # in a conversation, a claim that only repeats the previous answer does not answer this one
             before = stems(said_before)
             claims = [c for c in claims if not new_words(c.text, question) <= before]
+        retrieved = context  # what a refusal shows as the closest sentences found
+        if self.stale_after and asks_recent(standalone):  # "this week": an old article answers nothing
+            newest = day(self.retriever.store.newest_date())
+            context = [ev for ev in context if not stale(ev.article.date, newest, self.stale_after)]
         rows = features(q, context, refused)
         likely = self.verifier.probabilities(rows)
         checked, right, rest_on = [], [], set()  # kept claims, how likely each is right, the sentences they rest on
@@ -237,7 +245,7 @@ class Answerer:
         if self.verifier.requotes(right, len(rest_on) == 1):
             checked, best = [], rest_on.pop()  # the kept claims only reword one sentence, and unsurely: quote it
         elif not checked and (best < 0 or likely[best] < self.verifier.quote_threshold(q.kind, refused)):
-            return self._refusal(question, standalone, context, t)
+            return self._refusal(question, standalone, retrieved, t)
         if not checked:
             answer = self._extractive(question, standalone, context[best], float(likely[best]), t)
             answer = self._add_other_source(answer, q, supported)

@@ -14,6 +14,7 @@ vectors and words in a Milvus collection instead (rag.store.engine, rag.store.mi
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import math
 import os
@@ -176,6 +177,7 @@ class Store:
         self._articles: OrderedDict[str, tuple[Article, list[Sentence]]] = OrderedDict()
         self._idf: Idf | None = None
         self._outlets: tuple[list[str], list[str]] | None = None
+        self._newest: str | None = None  # the newest ISO article day, once read
         self._n_chunks = 0
         self.refresh()
 
@@ -199,7 +201,7 @@ class Store:
             self.generation = self.engine.refresh(self)
             self._articles.clear()
             self._n_chunks = self.query("SELECT count(*) FROM chunks")[0][0]
-            self._idf, self._outlets = None, None
+            self._idf, self._outlets, self._newest = None, None, None
             return True
 
     def _snapshot(self) -> tuple[dict[str, str], list[Segment], np.ndarray]:
@@ -338,6 +340,18 @@ class Store:
                 hosts = [r[0] for r in self.query("SELECT DISTINCT host FROM articles")]
                 self._outlets = (sources, hosts)
             return self._outlets
+
+    def newest_date(self) -> str:
+        """The day ("2022-08-24") of the newest article whose date is written as ISO, not after tomorrow (a page
+        dated in the future is misdated); "" when none is."""
+        with self._lock:
+            if self._newest is None:
+                tomorrow = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
+                rows = self.query("SELECT max(substr(date, 1, 10)) FROM articles WHERE date GLOB "
+                                  "'[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]*' AND substr(date, 1, 10) <= ?",
+                                  (tomorrow,))
+                self._newest = (rows[0][0] or "") if rows else ""
+            return self._newest
 
     def allowed(self, chunk_ids: list[int], sources: tuple[str, ...], date_from: str, date_to: str) -> set[int]:
         """The chunks among `chunk_ids` whose article passes the source (or web host) and date filters."""
