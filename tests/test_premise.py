@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from test_trust import FixedDraft
 
-from rag.answer.outlet_names import called
+from rag.answer.outlet_names import called, outlet_label
 from rag.answer.pipeline import Answerer
 from rag.answer.premise import (
     MissingReport,
@@ -16,7 +16,6 @@ from rag.answer.premise import (
     attributed_filter,
     missing_report,
     named_outlets,
-    outlet_label,
     question_dates,
 )
 from rag.answer.retrieve import Filters, outlet_words

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rag.answer.amounts import restates_amounts
-from rag.answer.premise import outlet_label
+from rag.answer.outlet_names import outlet_label
 from rag.answer.retrieve import Filters
 from rag.store.store import url_host
 

@@ -27,7 +27,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 
-from rag.answer.premise import outlet_label
+from rag.answer.outlet_names import outlet_label
 from rag.evals.datasets.common import Item
 from rag.evals.datasets.long import lower_first
 from rag.evals.questions import Question
