@@ -9,10 +9,10 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from servers import wait_for_port
 from test_multiprocess import ROOT, _batch
 
 from rag.library import Library
@@ -30,14 +30,7 @@ def milvus_server(tmp_path: Path):  # noqa: ANN201 - the server's URI
         port = s.getsockname()[1]
     proc = subprocess.Popen([SERVER, "server", "--data-dir", str(tmp_path / "milvus"), "--host", "127.0.0.1",
                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, "milvus-lite server did not start"
-            time.sleep(0.2)
+    wait_for_port(proc, port, 60, "the milvus-lite server")
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=30)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from servers import wait_for_port
 
 from rag import cli
 from rag import store as store_mod
@@ -58,14 +59,8 @@ def local_ray():
                              "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + int(distributed.GCS_START_WAIT_S)
-        while True:  # the control store listens once it is up
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert head.poll() is None and time.monotonic() < deadline, "ray start --head did not come up"
-                time.sleep(0.5)
+        # the control store listens once it is up
+        wait_for_port(head, port, int(distributed.GCS_START_WAIT_S), "ray start --head", poll_s=0.5)
         ray.init(address=f"127.0.0.1:{port}", log_to_driver=False)
         yield
     finally:
