@@ -24,6 +24,8 @@ from rag.library import Library
     ("Which two candidates were in the final ballot?", False),  # no time of asking
     ("Who won the 2016 race this week?", False),  # a named year anchors it
     ("What happened in the week of the election?", False),
+    ("Which state sold the winning ticket, as reported by both CNN and USA Today?", False),  # an outlet's name
+    ("What did the mayor say today, according to USA Today?", True),
 ])
 def test_questions_about_the_time_of_asking(question: str, recent: bool) -> None:
     assert asks_recent(question) is recent

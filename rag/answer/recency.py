@@ -21,7 +21,8 @@ STALE_AFTER = timedelta(days=DEFAULTS.stale_after_days)
 _WEEKDAYS = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 # words that place what is asked at the time of asking
 _RECENT = re.compile(r"\b(?:(?:this|last|past)\s+(?:week|weekend|month)|this\s+(?:year|season)|recent(?:ly)?|"
-                     rf"current(?:ly)?|today|tonight|latest|newly|(?:on|last|this)\s+{_WEEKDAYS})\b", re.I)
+                     rf"current(?:ly)?|(?<!\busa\s)today|tonight|latest|newly|(?:on|last|this)\s+{_WEEKDAYS})\b",
+                     re.I)  # "USA Today" is an outlet, not a time
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _ISO_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
