@@ -202,6 +202,9 @@ def test_filters_by_source_and_date(tmp_path: Path, setting: str, hash_embedder)
     every = sorted(st.chunks())
     assert st.allowed(every, ("Reuters",), "", "") == {c.id for c in st.chunks_of(ARTICLES[1].id)}
     assert st.allowed(every, (), "2024-07-01", "") == {c.id for c in st.chunks_of(ARTICLES[2].id)}
+    fresh = {c.id for a in ARTICLES[1:] for c in st.chunks_of(a.id)}  # dated on or after June 2
+    assert st.allowed(every, (), "", "", fresh_from="2024-06-02") == fresh
+    assert st.matching((), "", "", 100, fresh_from="2024-06-02") == sorted(fresh)
     # a narrow filter is searched whole: its chunks, and their vectors read in one go
     assert st.matching(("Reuters",), "", "", 10) == sorted(c.id for c in st.chunks_of(ARTICLES[1].id))
     assert st.matching((), "", "", 100) is None and st.matching(("AP", "Reuters", "AFP"), "", "", 1) is None

@@ -18,7 +18,7 @@ from rag.answer.corroborate import agreeing, cited_outlets, outlet_groups
 from rag.answer.polar import is_polar, true_or_false, verdict
 from rag.answer.polar import parts as polar_parts
 from rag.answer.premise import MissingReport, as_written, attributed_filter, missing_report
-from rag.answer.recency import asks_recent, day, stale
+from rag.answer.recency import asks_recent, day
 from rag.answer.records import Answer, Citation
 from rag.answer.retrieve import Evidence, Filters, Retrieval, Retriever
 from rag.answer.verifier import Question as VQuestion
@@ -77,7 +77,8 @@ class Found:
     retrieval: Retrieval
     context: list[Evidence]  # the sentences the model reads, best first; any of them may back a claim
     prompt: Prompt | None
-    filters: Filters | None = None  # what the retrieval was restricted to (the user's, or the question's outlet)
+    filters: Filters | None = None  # what the retrieval was restricted to (the user's, the question's outlet, recent
+    # pages for a question about "this week")
     chosen: bool = False  # the filters are the user's: they win over a question's own
 
 
@@ -160,10 +161,13 @@ class Answerer:
         # library is searched: the premise check refuses, showing the closest sentences
         inferred = None if filters else attributed_filter(standalone, self.retriever.store)
         used = filters or inferred
+        fresh = self.fresh_from(standalone)  # "this week": the library's old pages are not searched
+        if fresh:
+            used = replace(used or Filters(), fresh_from=fresh)
         retrieval = self.retriever.retrieve(standalone, used, rank_by=question, max_sentences=CONTEXT_SENTENCES)
-        if inferred and not retrieval.hits:
-            used = None
-            retrieval = self.retriever.retrieve(standalone, None, rank_by=question, max_sentences=CONTEXT_SENTENCES)
+        if used != filters and not retrieval.hits:
+            used = filters
+            retrieval = self.retriever.retrieve(standalone, used, rank_by=question, max_sentences=CONTEXT_SENTENCES)
         t["retrieve"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         # every sentence the model reads may back a claim; the best few are numbered in the prompt
@@ -174,6 +178,14 @@ class Answerer:
             return Found(standalone, retrieval, context, None, used, bool(filters))
         return Found(standalone, retrieval, context, self.build_prompt(question, retrieval, evidence, history), used,
                      bool(filters))
+
+    def fresh_from(self, question: str) -> str:
+        """The first day of the pages that may answer a question about the time of asking ("this week"): the
+        library's newest ISO date less `stale_after_days`; "" for any other question, or with the check off."""
+        if not (self.stale_after and asks_recent(question)):
+            return ""
+        newest = day(self.retriever.store.newest_date())
+        return (newest - self.stale_after).isoformat() if newest else ""
 
     def part_contexts(self, found: Found) -> list[list[Evidence]]:
         """The sentences to match each part of a yes/no question against. For a question in several parts ("…
@@ -220,9 +232,9 @@ class Answerer:
             before = stems(said_before)
             claims = [c for c in claims if not new_words(c.text, question) <= before]
         retrieved = context  # what a refusal shows as the closest sentences found
-        if self.stale_after and asks_recent(standalone):  # "this week": an old article answers nothing
-            newest = day(self.retriever.store.newest_date())
-            context = [ev for ev in context if not stale(ev.article.date, newest, self.stale_after)]
+        fresh = Filters(fresh_from=self.fresh_from(standalone))  # "this week": an old article answers nothing (the
+        if fresh.fresh_from:  # search left old pages out, unless it found nothing else)
+            context = [ev for ev in context if fresh.allows(ev.article)]
         rows = features(q, context, refused)
         likely = self.verifier.probabilities(rows)
         checked, right, rest_on = [], [], set()  # kept claims, how likely each is right, the sentences they rest on

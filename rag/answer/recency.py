@@ -4,20 +4,18 @@ returns a 2016 story on the same subject), and the old page states an answer to 
 Party chose Theresa May and Andrea Leadsom as the final two candidates" (2016) for "Which two candidates are in the
 final ballot …?" asked in 2022.
 
-"Long before" is `STALE_AFTER` (the setting `stale_after_days`; 0 turns the check off) before the newest dated
-article the library holds: a library of one year's news is never judged at all, whatever the date of the question.
-A question that names a year ("in 2016", "the 2020 election") is anchored there and is not judged either; nor is an
-article without a date, nor a library without dated articles."""
+"Long before" is the setting `stale_after_days` (0 turns the check off) before the newest dated article the library
+holds: a library of one year's news is never judged at all, whatever the date of the question. A question that
+names a year ("in 2016", "the 2020 election") is anchored there and is not judged either; nor is an article without
+a date, nor a library without dated articles. Such a question's search leaves the old pages out (`Filters.
+fresh_from`), so this week's pages on the subject reach the model instead of being crowded out by old ones; when
+the search finds nothing else, the old pages are searched and shown beside the refusal, never cited."""
 
 from __future__ import annotations
 
 import re
 from datetime import date as Date
-from datetime import timedelta
 
-from rag.settings import DEFAULTS
-
-STALE_AFTER = timedelta(days=DEFAULTS.stale_after_days)
 _WEEKDAYS = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 # words that place what is asked at the time of asking
 _RECENT = re.compile(r"\b(?:(?:this|last|past)\s+(?:week|weekend|month)|this\s+(?:year|season)|recent(?:ly)?|"
@@ -42,9 +40,3 @@ def day(value: str) -> Date | None:
         return Date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
         return None
-
-
-def stale(article_date: str, newest: Date | None, after: timedelta = STALE_AFTER) -> bool:
-    """Was the article written more than `after` before the library's newest dated article?"""
-    written = day(article_date)
-    return newest is not None and written is not None and written < newest - after

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.answer.outlet_names import also_called_words, outlet_label
+from rag.answer.recency import day
 from rag.embed import Embedder
 from rag.errors import RagError
 from rag.ingest.articles import Article
@@ -68,9 +69,13 @@ class Filters:
     sources: tuple[str, ...] = ()
     date_from: str = ""  # ISO dates compare as strings
     date_to: str = ""
+    fresh_from: str = ""  # an article dated (as ISO) before this day is left out, an undated one kept: a question
+    # about the time of asking ("this week") is answered from recent pages (`rag.answer.recency`)
 
     def allows(self, art: Article) -> bool:
         if self.sources and art.source not in self.sources and url_host(art.url) not in self.sources:
+            return False
+        if self.fresh_from and (written := day(art.date)) is not None and written.isoformat() < self.fresh_from:
             return False
         if self.date_from and (not art.date or art.date[:10] < self.date_from):
             return False
@@ -139,12 +144,13 @@ class Retriever:
         rankings = [[cid for cid, _ in dense], [cid for cid, _ in keyword]]
         if filters:
             ok = self.store.allowed(sorted({c for r in rankings for c in r}), filters.sources, filters.date_from,
-                                    filters.date_to)
+                                    filters.date_to, filters.fresh_from)
             rankings = [[cid for cid in r if cid in ok] for r in rankings]
             if len(set(rankings[0]) | set(rankings[1])) < k:  # the library-wide candidates leave the filter too few
                 # chunks (a long question's own report, "as CNN reported on October 24", ranked below them): a
                 # narrow filter (an outlet's reports of a day) is searched whole
-                inside = self.store.matching(filters.sources, filters.date_from, filters.date_to, EXHAUSTIVE_UNDER)
+                inside = self.store.matching(filters.sources, filters.date_from, filters.date_to, EXHAUSTIVE_UNDER,
+                                             filters.fresh_from)
                 if inside:
                     rankings[0] = self._nearest(inside, qvec)
         fused = rrf(rankings)

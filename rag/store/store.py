@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from rag.store.writer import Writer
 
 log = logging.getLogger(__name__)
+_ISO_GLOB = "[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]*"  # an article date written as ISO ("2022-06-17T08:00Z")
 
 
 
@@ -347,24 +348,26 @@ class Store:
         with self._lock:
             if self._newest is None:
                 tomorrow = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
-                rows = self.query("SELECT max(substr(date, 1, 10)) FROM articles WHERE date GLOB "
-                                  "'[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]*' AND substr(date, 1, 10) <= ?",
-                                  (tomorrow,))
+                rows = self.query(f"SELECT max(substr(date, 1, 10)) FROM articles WHERE date GLOB '{_ISO_GLOB}' "
+                                  "AND substr(date, 1, 10) <= ?", (tomorrow,))
                 self._newest = (rows[0][0] or "") if rows else ""
             return self._newest
 
-    def allowed(self, chunk_ids: list[int], sources: tuple[str, ...], date_from: str, date_to: str) -> set[int]:
-        """The chunks among `chunk_ids` whose article passes the source (or web host) and date filters."""
+    def allowed(self, chunk_ids: list[int], sources: tuple[str, ...], date_from: str, date_to: str,
+                fresh_from: str = "") -> set[int]:
+        """The chunks among `chunk_ids` whose article passes the source (or web host) and date filters (`fresh_from`:
+        an article dated as ISO before that day is left out, an undated one kept; `rag.answer.recency`)."""
         if not chunk_ids:
             return set()
-        where, args = _filter_sql(sources, date_from, date_to)
+        where, args = _filter_sql(sources, date_from, date_to, fresh_from)
         where.append("c.id IN ({})".format(",".join("?" * len(chunk_ids))))
         sql = f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {' AND '.join(where)}"
         return {r[0] for r in self.query(sql, (*args, *chunk_ids))}
 
-    def matching(self, sources: tuple[str, ...], date_from: str, date_to: str, limit: int) -> list[int] | None:
+    def matching(self, sources: tuple[str, ...], date_from: str, date_to: str, limit: int,
+                 fresh_from: str = "") -> list[int] | None:
         """Every chunk whose article passes the filters, or None when more than `limit` do."""
-        where, args = _filter_sql(sources, date_from, date_to)
+        where, args = _filter_sql(sources, date_from, date_to, fresh_from)
         if not where:
             return None
         sql = (f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {' AND '.join(where)} "
@@ -466,7 +469,8 @@ def create(index_dir: Path, manifest: Manifest, ann_threshold: int = ANN_THRESHO
     return Store(index_dir, ann_threshold, store)
 
 
-def _filter_sql(sources: tuple[str, ...], date_from: str, date_to: str) -> tuple[list[str], list[str]]:
+def _filter_sql(sources: tuple[str, ...], date_from: str, date_to: str,
+                fresh_from: str = "") -> tuple[list[str], list[str]]:
     """SQL conditions (on `articles a`) and their arguments for the source (or web host) and date filters."""
     where, args = [], []
     if sources:  # a source as stored ("CNN") or a web host ("www.cnn.com")
@@ -479,4 +483,7 @@ def _filter_sql(sources: tuple[str, ...], date_from: str, date_to: str) -> tuple
     if date_to:
         where.append("a.date != '' AND substr(a.date, 1, 10) <= ?")
         args.append(date_to)
+    if fresh_from:  # an article whose date is not ISO is not judged
+        where.append(f"(a.date NOT GLOB '{_ISO_GLOB}' OR substr(a.date, 1, 10) >= ?)")
+        args.append(fresh_from)
     return where, args
