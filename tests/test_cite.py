@@ -291,6 +291,11 @@ def test_expected_type(question: str, kind: str) -> None:
     ("The game was released on Friday.", "When was the game released?", True),
     ("What would a Christopher Nolan-directed version look like?", "Who directed The Avengers?", False),
     ("Who will lead the delegation, Umerov or Kim?", "Who leads the delegation?", False),
+    ("The shows on Tuesday earned several nominations.", "Which show received the most nominations?", False),
+    ("The vote is in March.", "Which party won the vote?", False),  # a day or a month names nobody
+    ("“Succession” earned the most nominations of any show.", "Which show received the most nominations?", True),
+    ("The most nominated show was “Succession”.", "Which show received the most nominations?", True),
+    ("“We will win,” he said.", "Which party won the vote?", False),  # a quote, not a quoted name
 ])
 def test_has_answer_type(sentence: str, question: str, expected: bool) -> None:
     assert has_answer_type(sentence, question) is expected

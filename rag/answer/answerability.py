@@ -17,6 +17,8 @@ MONTHS = ("january february march april may june july august september october n
           "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday "
           "sunday").split()  # not "today", "last year": a relative date does not say when
 
+_OPENING = "\"'“‘("  # what opens a quoted or bracketed name
+_QUOTED = re.compile(r"[\"“‘'][^\"”’']+[\"”’'][.,;:!?]?")  # one word in quotes: a title, "“Succession”"
 _TYPES = (
     ("number", re.compile(r"\bhow (many|much|old|long|far|big|large)\b|\bwhat (share|percentage|percent|number|"
                           r"amount|proportion|fraction)\b|\bhow many\b", re.I)),
@@ -130,7 +132,9 @@ def has_answer_type(sentence: str, question: str) -> bool:
     if kind == "date":
         norm = normalize(sentence).split()
         return any(w in MONTHS or re.fullmatch(r"(1[89]|20)\d\d", w) for w in norm if _stem(w) not in q)
-    if kind == "name":
-        caps = [w for i, w in enumerate(raw) if i > 0 and w[:1].isupper()]
-        return any(_stem(normalize(w)) not in q for w in caps if normalize(w))
+    if kind == "name":  # a capitalised word past the first, or a first one in quotes ("“Succession” earned …"); a
+        # day or a month names nobody ("The shows on Tuesday earned …" does not say which show)
+        caps = [w.lstrip(_OPENING) for i, w in enumerate(raw) if i > 0 or _QUOTED.fullmatch(w)]
+        return any(_stem(normalize(w)) not in q for w in caps
+                   if w[:1].isupper() and normalize(w) and normalize(w) not in MONTHS)
     return len(stems(sentence) - q) >= 2
