@@ -65,6 +65,15 @@ def test_a_question_about_this_week_is_not_answered_from_an_old_story(party_libr
     assert all(c.url != "https://news.example/2016/tory" for c in a.closest)  # the old page was not searched
 
 
+def test_when_no_recent_page_is_left_the_old_ones_are_shown_never_cited(party_library: Library) -> None:
+    # the user's own filter keeps only 2016's pages: the recent-page search finds nothing, so they are searched
+    answerer = Answerer(party_library.retriever, FixedDraft("Theresa May and Andrea Leadsom. [1]"))
+    a = answerer.ask("Which two candidates are in the final ballot to succeed the prime minister this week?",
+                     filters=Filters(date_to="2016-12-31"))
+    assert a.refused and a.citations == ()
+    assert a.closest and a.closest[0].url == "https://news.example/2016/tory"
+
+
 def test_the_check_is_off_at_zero_days(party_library: Library) -> None:
     answerer = Answerer(party_library.retriever, FixedDraft("Theresa May and Andrea Leadsom. [1]"),
                         stale_after_days=0)
