@@ -19,6 +19,10 @@ MONTHS = ("january february march april may june july august september october n
 
 _OPENING = "\"'“‘("  # what opens a quoted or bracketed name
 _QUOTED = re.compile(r"[\"“‘'][^\"”’']+[\"”’'][.,;:!?]?")  # one word in quotes: a title, "“Succession”"
+# a story's dateline says where it was filed and by whom, not what happened: "Colombo, Sri Lanka (CNN) …",
+# "(CNN) …", "WASHINGTON — …", "SCOTTSDALE, Ariz. -- …"
+_DATELINE = re.compile(r"^(?:(?:[A-Z][\w.'’-]*,?\s+){0,4}\((?:CNN|AP|Reuters|AFP)[^)]{0,24}\)|"
+                       r"[A-Z][A-Z.'’-]+(?:,?\s+[A-Z][\w.'’-]*){0,3}\s+(?:--|[—–]))\s*(?:--|[—–])?\s*")
 _TYPES = (
     ("number", re.compile(r"\bhow (many|much|old|long|far|big|large)\b|\bwhat (share|percentage|percent|number|"
                           r"amount|proportion|fraction)\b|\bhow many\b", re.I)),
@@ -87,6 +91,62 @@ def codes(text: str) -> set[str]:
     return {w for w in normalize(text).split() if re.search(r"\d", w) and re.search(r"[a-z]", w)}
 
 
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+# a date the question is asked at or about ("CNN's report of June 12, 2022", "in June 2022", "2022-06-12"): when,
+# not which edition
+_WHEN = re.compile(r"\b(?:" + "|".join(MONTHS[:12]) + r")\.?\s+(?:\d{1,2}(?:st|nd|rd|th)?,?\s+)?\d{4}\b|"
+                   r"\b\d{4}-\d{2}-\d{2}\b", re.I)
+_NUMBERED = re.compile(r"\d+(?:st|nd|rd|th|[a-z])?")  # "2" of Splatoon 2, "92nd", "5a" of Pixel 5a
+
+
+def another_edition(question: str, sentence: str) -> bool:
+    """Is the sentence about another year or another numbered one of what the question names, and silent on the
+    question's own? "2018, Wimbledon, Novak Djokovic" for "Who won Wimbledon in 2013?", "Splatoon 1" for
+    "Splatoon 2", "the 90th Academy Awards" for "the 92nd", "Pixel 4a" for "Pixel 5a". A number counts when it is
+    part of a name (the word it numbers is capitalised in the question: "his 62nd home run" names nothing, and "61
+    home runs" is no other edition of it); a year in the question's date ("CNN's report of June 12, 2022") says
+    when, not which."""
+    q = re.findall(r"[A-Za-z0-9]+", _WHEN.sub(" ", question))
+    s = [w.lower() for w in re.findall(r"[A-Za-z0-9]+", sentence)]
+    years = {w for w in q if _YEAR.fullmatch(w)}
+    if years and not years & set(s) and any(_YEAR.fullmatch(w) for w in s):
+        return True
+    for i, word in enumerate(q):
+        w = word.lower()
+        if not _NUMBERED.fullmatch(w) or w in years or w in s:
+            continue
+        # the name it numbers: the word before ("Season 11", "Pixel 5a"), or after an ordinal ("92nd Academy")
+        before = q[i - 1].lower() if i and q[i - 1][:1].isupper() else ""
+        after = q[i + 1].lower() if not w.isdigit() and i + 1 < len(q) and q[i + 1][:1].isupper() else ""
+        for j, v in enumerate(s):
+            if not _NUMBERED.fullmatch(v) or _YEAR.fullmatch(v) or v.isdigit() != w.isdigit():
+                continue
+            if (before and j and s[j - 1] == before) or (after and j + 1 < len(s) and s[j + 1] == after):
+                return True
+    return False
+
+
+# "Who is the CEO of Google?", "Who's the new president of FIFA?": who holds an office now
+_HOLDER = re.compile(r"\bwho(?: is|'s|’s| will be| currently is) (?:the |a )?(?:current |new |incoming |next )?"
+                     r"((?:[a-z-]+ ){0,2}?[a-z-]+?)(?: of| at| for| in|\?|$)", re.I)
+_FORMER = r"(?:former|ex|outgoing|late|then|previous|departing|retired|retiring|interim|acting)"
+_LEFT = r"(?:stepp(?:ed|ing) down as|steps down as|resign(?:ed|s)? as|ousted as|fired as|replaced as)"
+
+
+def former_holder(question: str, sentence: str) -> bool:
+    """Does the sentence name the office the question asks about ("Who is the president of FIFA?") only as someone's
+    former one ("Sepp Blatter, the former president of FIFA, …", "… stepping down as CEO")? Such a sentence does not
+    say who holds it now."""
+    m = _HOLDER.search(question)
+    role = m.group(1).split()[-1].lower() if m else ""
+    if not role or role in STOPWORDS or re.search(rf"\b{_FORMER}\b", question, re.I):  # asks after a former one
+        return False
+    text = " ".join(sentence.lower().replace("-", " ").split())
+    mentions = re.findall(rf"\b{re.escape(role)}s?\b", text)
+    past = re.findall(rf"\b(?:{_FORMER}|{_LEFT})\s+(?:[\w.&'’]+\s+){{0,3}}?{re.escape(role)}s?\b", text)
+    return bool(past) and len(past) >= len(mentions)
+
+
 def keeps_constraints(question: str, sentence: str) -> bool:
     """A question about "2021" is not answered by a sentence about 2023, nor one about the Pixel 5a by a sentence
     about the Pixel 4a: the question's numbers and letter-digit names must be there."""
@@ -114,11 +174,19 @@ def _same_stem(stem: str, word: str) -> bool:
     return other == stem or (min(len(other), len(stem)) >= 3 and (other.startswith(stem) or stem.startswith(other)))
 
 
+def without_dateline(sentence: str) -> str:
+    """The sentence without the dateline that opens a story ("Tokyo, Japan (CNN) Japan's Sakurajima volcano …" →
+    "Japan's Sakurajima volcano …")."""
+    return _DATELINE.sub("", sentence, count=1)
+
+
 def has_answer_type(sentence: str, question: str) -> bool:
     """Does the sentence contain something of the kind the question asks for, beyond the question's words?
-    A sentence that itself asks a question answers nothing."""
+    A sentence that itself asks a question answers nothing; where a story was filed (its dateline) answers nothing
+    either ("Colombo, Sri Lanka (CNN) …" does not say which country someone fled to)."""
     if sentence.rstrip(" .…\"'”’)").endswith("?"):
         return False
+    sentence = without_dateline(sentence)
     kind = expected_type(question)
     q = stems(question)
     raw = sentence.split()

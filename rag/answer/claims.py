@@ -67,11 +67,18 @@ def support(claim: str, question: str, sentence: str) -> float:
 def snap(claim: str, sentence: str) -> str:
     """Write names the way the source does: a capitalised claim word whose stem matches a source word
     ("Zelenskyy" for "Zelensky") takes the source's spelling."""
-    source = {stem_of(w): w for w in re.findall(r"[\w'’-]+", sentence) if w[:1].isupper()}
+    written = re.findall(r"[\w'’-]+", sentence)
+    source: dict[str, list[str]] = {}
+    for w in written:
+        if w[:1].isupper():
+            source.setdefault(stem_of(w), []).append(w)
 
     def fix(m: re.Match[str]) -> str:
-        word = m.group()
-        other = source.get(stem_of(word)) if word[:1].isupper() else None
+        word = m.group()  # a word the source writes as is stays ("Angeles" beside "Angels" in "Los Angeles Angels")
+        if not word[:1].isupper() or word in written:
+            return word
+        # of the source's words with its stem, the closest spelling
+        other = max(source.get(stem_of(word), []), key=lambda w: SequenceMatcher(None, w, word).ratio(), default="")
         return other if other and _variant(word, other) else word
 
     return re.sub(r"[\w'’-]+", fix, claim)

@@ -11,7 +11,7 @@ from datetime import timedelta
 import numpy as np
 
 from rag.answer.amounts import conflicting_amounts
-from rag.answer.answerability import stems
+from rag.answer.answerability import another_edition, former_holder, stems
 from rag.answer.claims import Checked, Claim, check_claim, looks_like_injection, new_words, parse_claims
 from rag.answer.conversation import Turn, condense, with_history
 from rag.answer.corroborate import agreeing, cited_outlets, outlet_groups
@@ -235,6 +235,11 @@ class Answerer:
         fresh = Filters(fresh_from=self.fresh_from(standalone))  # "this week": an old article answers nothing (the
         if fresh.fresh_from:  # search left old pages out, unless it found nothing else)
             context = [ev for ev in context if fresh.allows(ev.article)]
+        # a sentence about another year or numbered edition of what the question names ("Wimbledon 2018" for "in
+        # 2013", "Pixel 4a" for "Pixel 5a"), or naming the office asked about only as someone's former one, answers
+        # nothing, however alike: it is neither quoted nor backs a claim (a refusal still shows it among the closest)
+        context = [ev for ev in context if not (another_edition(standalone, ev.sentence.text)
+                                                or former_holder(standalone, ev.sentence.text))]
         rows = features(q, context, refused)
         likely = self.verifier.probabilities(rows)
         checked, right, rest_on = [], [], set()  # kept claims, how likely each is right, the sentences they rest on

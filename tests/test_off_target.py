@@ -1,0 +1,48 @@
+"""A sentence about another edition of what the question names ("Wimbledon in 2018" for 2013) or about a former
+holder of the office it asks after ("the former president of FIFA") answers nothing, however alike: the real index,
+embedder and verifier, with fixed drafts that name what that sentence says."""
+
+from __future__ import annotations
+
+import pytest
+from test_trust import FixedDraft
+
+from rag.answer.pipeline import Answerer
+from rag.ingest.articles import make_article
+from rag.library import Library
+
+
+@pytest.fixture(scope="module")
+def sports_library(tmp_path_factory, minilm) -> Library:
+    lib = Library(tmp_path_factory.mktemp("off-target"), embedder=minilm)
+    lib.add_articles([
+        make_article("Djokovic wins Wimbledon", "Novak Djokovic won the men's singles title at Wimbledon in 2018, "
+                     "beating Kevin Anderson in the final. It was his fourth Wimbledon title.",
+                     url="https://sport.example/wimbledon-2018", source="Sport Example", date="2018-07-15"),
+        make_article("Blatter speaks on Qatar", "Sepp Blatter, the former president of FIFA, said the decision to "
+                     "award the World Cup to Qatar was a mistake. He spoke to a Swiss newspaper on Monday.",
+                     url="https://sport.example/blatter", source="Sport Example", date="2022-11-08"),
+    ])
+    return lib
+
+
+def test_a_sentence_about_the_edition_asked_is_answered(sports_library: Library) -> None:
+    a = Answerer(sports_library.retriever, FixedDraft("Novak Djokovic. [1]")).ask(
+        "Who won the men's singles at Wimbledon in 2018?")
+    assert not a.refused and "Djokovic" in a.text
+    assert a.citations[0].url == "https://sport.example/wimbledon-2018"
+
+
+def test_another_edition_is_not_quoted_nor_cited(sports_library: Library) -> None:
+    a = Answerer(sports_library.retriever, FixedDraft("Novak Djokovic. [1]")).ask(
+        "Who won the men's singles at Wimbledon in 2013?")
+    assert a.refused and a.citations == ()
+    assert a.closest[0].url == "https://sport.example/wimbledon-2018"  # shown as the closest, not as the answer
+
+
+def test_a_former_holder_does_not_answer_who_holds_the_office_now(sports_library: Library) -> None:
+    a = Answerer(sports_library.retriever, FixedDraft("Sepp Blatter. [1]")).ask("Who is the president of FIFA?")
+    assert a.refused and a.citations == ()
+    a = Answerer(sports_library.retriever, FixedDraft("Sepp Blatter. [1]")).ask(
+        "Who is the former president of FIFA who spoke about Qatar?")  # asked about the former one: answered
+    assert not a.refused and "Blatter" in a.text
