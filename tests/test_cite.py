@@ -12,6 +12,7 @@ from rag.answer.answerability import (
     former_holder,
     has_answer_type,
     keeps_constraints,
+    only_contenders,
     without_dateline,
 )
 from rag.answer.claims import (
@@ -403,6 +404,18 @@ def test_another_edition(question: str, sentence: str, expected: bool) -> None:
 ])
 def test_former_holder(question: str, sentence: str, expected: bool) -> None:
     assert former_holder(question, sentence) is expected
+
+
+@pytest.mark.parametrize(("question", "sentence", "expected"), [
+    ("Who was named the 2021 National Teacher of the Year?",
+     "Here are the four finalists for 2021 National Teacher of the Year.", True),
+    ("Who won the Walter Camp Award in 2017?", "2017 Walter Camp Award semifinalist Baker Mayfield.", True),
+    ("Who was named the 2021 National Teacher of the Year?",
+     "Juliana Urtubey, one of four finalists, was named the 2021 National Teacher of the Year.", False),
+    ("Which show received the most nominations?", "“Succession” earned 25 nominations.", False),  # not who won
+])
+def test_only_contenders(question: str, sentence: str, expected: bool) -> None:
+    assert only_contenders(question, sentence) is expected
 
 
 @pytest.mark.parametrize(("question", "noun"), [

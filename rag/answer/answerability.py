@@ -147,6 +147,17 @@ def former_holder(question: str, sentence: str) -> bool:
     return bool(past) and len(past) >= len(mentions)
 
 
+_WON = re.compile(r"\b(?:won|wins?|winners?|awarded|named|crowned|champions?|beat|defeated)\b", re.I)
+_CONTENDERS = re.compile(r"\b(?:semi-?finalists?|finalists?|nominees?|nominated|nominations?|shortlist(?:ed)?|"
+                         r"contenders?|candidates?|runners?-up)\b", re.I)
+
+
+def only_contenders(question: str, sentence: str) -> bool:
+    """Does the sentence name only who was in the running ("Here are the four finalists for 2021 National Teacher of
+    the Year", "2017 Walter Camp Award semifinalist") for a question about who won or was named? It does not say."""
+    return bool(_WON.search(question) and _CONTENDERS.search(sentence) and not _WON.search(sentence))
+
+
 def keeps_constraints(question: str, sentence: str) -> bool:
     """A question about "2021" is not answered by a sentence about 2023, nor one about the Pixel 5a by a sentence
     about the Pixel 4a: the question's numbers and letter-digit names must be there."""

@@ -11,7 +11,7 @@ from datetime import timedelta
 import numpy as np
 
 from rag.answer.amounts import conflicting_amounts
-from rag.answer.answerability import another_edition, former_holder, stems
+from rag.answer.answerability import another_edition, former_holder, only_contenders, stems
 from rag.answer.claims import Checked, Claim, check_claim, looks_like_injection, new_words, parse_claims
 from rag.answer.conversation import Turn, condense, with_history
 from rag.answer.corroborate import agreeing, cited_outlets, outlet_groups
@@ -239,7 +239,8 @@ class Answerer:
         # 2013", "Pixel 4a" for "Pixel 5a"), or naming the office asked about only as someone's former one, answers
         # nothing, however alike: it is neither quoted nor backs a claim (a refusal still shows it among the closest)
         context = [ev for ev in context if not (another_edition(standalone, ev.sentence.text)
-                                                or former_holder(standalone, ev.sentence.text))]
+                                                or former_holder(standalone, ev.sentence.text)
+                                                or only_contenders(standalone, ev.sentence.text))]
         rows = features(q, context, refused)
         likely = self.verifier.probabilities(rows)
         checked, right, rest_on = [], [], set()  # kept claims, how likely each is right, the sentences they rest on
