@@ -369,9 +369,6 @@ def test_without_dateline(sentence: str, rest: str) -> None:
 
 
 @pytest.mark.parametrize(("question", "sentence", "expected"), [
-    ("Who won the men's singles at Wimbledon in 2013?", "2018, Wimbledon, Novak Djokovic beat Kevin Anderson.", True),
-    ("Who won the men's singles at Wimbledon in 2013?", "Andy Murray won Wimbledon in 2013, beating Djokovic.", False),
-    ("Who won the men's singles at Wimbledon in 2013?", "Andy Murray won the men's singles at Wimbledon.", False),
     ("When was Splatoon 2 released?", "Splatoon 1 was released on the Wii U in 2015.", True),
     ("Which actor won Best Actor at the 92nd Academy Awards?", "The 90th Academy Awards honored the films of 2017.",
      True),
@@ -382,9 +379,12 @@ def test_without_dateline(sentence: str, rest: str) -> None:
     # a number that names nothing: a count, not an edition
     ("Aaron Judge hit his 62nd home run, breaking a record set by whom?", "Roger Maris hit 61 home runs in 1961.",
      False),
-    # a year in the question's date says when it was asked, not which edition
-    ("According to CNN's report of June 12, 2022, who won the vote?", "In 2021, Smith won the vote.", False),
-    ("Who won the vote, as reported in June 2022?", "In 2021, Smith won the vote.", False),
+    # years are not compared: an answer may name another year in passing, and a year may be part of a title
+    ("Which country won the most medals at the 2018 Winter Olympics?",
+     "Norway set the record, surpassing the 37 medals the United States won at the 2010 Winter Olympics.", False),
+    ("Who plays Diana Prince in Wonder Woman 1984?", "In 2017's Wonder Woman, Gal Gadot played Diana Prince.", False),
+    # the day of a date numbers no name
+    ("According to CNN's report of June 12, 2022, who won the vote?", "On June 10, Smith won the vote.", False),
 ])
 def test_another_edition(question: str, sentence: str, expected: bool) -> None:
     assert another_edition(question, sentence) is expected

@@ -1,6 +1,6 @@
-"""A sentence about another edition of what the question names ("Wimbledon in 2018" for 2013) or about a former
-holder of the office it asks after ("the former president of FIFA") answers nothing, however alike: the real index,
-embedder and verifier, with fixed drafts that name what that sentence says."""
+"""A sentence about another edition of what the question names ("the 90th Academy Awards" for the 92nd) or about a
+former holder of the office it asks after ("the former president of FIFA") answers nothing, however alike: the
+real index, embedder and verifier, with fixed drafts that name what that sentence says."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from rag.library import Library
 def sports_library(tmp_path_factory, minilm) -> Library:
     lib = Library(tmp_path_factory.mktemp("off-target"), embedder=minilm)
     lib.add_articles([
-        make_article("Djokovic wins Wimbledon", "Novak Djokovic won the men's singles title at Wimbledon in 2018, "
-                     "beating Kevin Anderson in the final. It was his fourth Wimbledon title.",
-                     url="https://sport.example/wimbledon-2018", source="Sport Example", date="2018-07-15"),
+        make_article("Oldman wins at the Oscars", "Gary Oldman won Best Actor at the 90th Academy Awards for his "
+                     "role as Winston Churchill. The ceremony was held in Los Angeles.",
+                     url="https://film.example/oscars-90", source="Sport Example", date="2018-03-05"),
         make_article("Blatter speaks on Qatar", "Sepp Blatter, the former president of FIFA, said the decision to "
                      "award the World Cup to Qatar was a mistake. He spoke to a Swiss newspaper on Monday.",
                      url="https://sport.example/blatter", source="Sport Example", date="2022-11-08"),
@@ -27,17 +27,17 @@ def sports_library(tmp_path_factory, minilm) -> Library:
 
 
 def test_a_sentence_about_the_edition_asked_is_answered(sports_library: Library) -> None:
-    a = Answerer(sports_library.retriever, FixedDraft("Novak Djokovic. [1]")).ask(
-        "Who won the men's singles at Wimbledon in 2018?")
-    assert not a.refused and "Djokovic" in a.text
-    assert a.citations[0].url == "https://sport.example/wimbledon-2018"
+    a = Answerer(sports_library.retriever, FixedDraft("Gary Oldman. [1]")).ask(
+        "Who won Best Actor at the 90th Academy Awards?")
+    assert not a.refused and "Oldman" in a.text
+    assert a.citations[0].url == "https://film.example/oscars-90"
 
 
 def test_another_edition_is_not_quoted_nor_cited(sports_library: Library) -> None:
-    a = Answerer(sports_library.retriever, FixedDraft("Novak Djokovic. [1]")).ask(
-        "Who won the men's singles at Wimbledon in 2013?")
+    a = Answerer(sports_library.retriever, FixedDraft("Gary Oldman. [1]")).ask(
+        "Who won Best Actor at the 92nd Academy Awards?")
     assert a.refused and a.citations == ()
-    assert a.closest[0].url == "https://sport.example/wimbledon-2018"  # shown as the closest, not as the answer
+    assert a.closest[0].url == "https://film.example/oscars-90"  # shown as the closest, not as the answer
 
 
 def test_a_former_holder_does_not_answer_who_holds_the_office_now(sports_library: Library) -> None:

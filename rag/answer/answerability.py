@@ -93,27 +93,24 @@ def codes(text: str) -> set[str]:
 
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 # a date the question is asked at or about ("CNN's report of June 12, 2022", "in June 2022", "2022-06-12"): when,
-# not which edition
+# not which edition ("June 12" numbers no name)
 _WHEN = re.compile(r"\b(?:" + "|".join(MONTHS[:12]) + r")\.?\s+(?:\d{1,2}(?:st|nd|rd|th)?,?\s+)?\d{4}\b|"
                    r"\b\d{4}-\d{2}-\d{2}\b", re.I)
 _NUMBERED = re.compile(r"\d+(?:st|nd|rd|th|[a-z])?")  # "2" of Splatoon 2, "92nd", "5a" of Pixel 5a
 
 
 def another_edition(question: str, sentence: str) -> bool:
-    """Is the sentence about another year or another numbered one of what the question names, and silent on the
-    question's own? "2018, Wimbledon, Novak Djokovic" for "Who won Wimbledon in 2013?", "Splatoon 1" for
-    "Splatoon 2", "the 90th Academy Awards" for "the 92nd", "Pixel 4a" for "Pixel 5a". A number counts when it is
-    part of a name (the word it numbers is capitalised in the question: "his 62nd home run" names nothing, and "61
-    home runs" is no other edition of it); a year in the question's date ("CNN's report of June 12, 2022") says
-    when, not which."""
+    """Is the sentence about another numbered one of what the question names, and silent on the question's own?
+    "Splatoon 1" for "Splatoon 2", "the 90th Academy Awards" for "the 92nd", "Pixel 4a" for "Pixel 5a", "Season 10"
+    for "Season 11". A number counts when it is part of a name (the word it numbers is capitalised in the question:
+    "his 62nd home run" names nothing, and "61 home runs" is no other edition of it). Years are not compared: a
+    sentence that answers often names another year in passing ("Norway set the record … surpassing the 37 medals
+    the United States won at the 2010 Games" for 2018), and a year may be part of a title ("Wonder Woman 1984")."""
     q = re.findall(r"[A-Za-z0-9]+", _WHEN.sub(" ", question))
     s = [w.lower() for w in re.findall(r"[A-Za-z0-9]+", sentence)]
-    years = {w for w in q if _YEAR.fullmatch(w)}
-    if years and not years & set(s) and any(_YEAR.fullmatch(w) for w in s):
-        return True
     for i, word in enumerate(q):
         w = word.lower()
-        if not _NUMBERED.fullmatch(w) or w in years or w in s:
+        if not _NUMBERED.fullmatch(w) or _YEAR.fullmatch(w) or w in s:
             continue
         # the name it numbers: the word before ("Season 11", "Pixel 5a"), or after an ordinal ("92nd Academy")
         before = q[i - 1].lower() if i and q[i - 1][:1].isupper() else ""

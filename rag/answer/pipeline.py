@@ -235,9 +235,10 @@ class Answerer:
         fresh = Filters(fresh_from=self.fresh_from(standalone))  # "this week": an old article answers nothing (the
         if fresh.fresh_from:  # search left old pages out, unless it found nothing else)
             context = [ev for ev in context if fresh.allows(ev.article)]
-        # a sentence about another year or numbered edition of what the question names ("Wimbledon 2018" for "in
-        # 2013", "Pixel 4a" for "Pixel 5a"), or naming the office asked about only as someone's former one, answers
-        # nothing, however alike: it is neither quoted nor backs a claim (a refusal still shows it among the closest)
+        # a sentence about another numbered edition of what the question names ("the 90th Academy Awards" for the
+        # 92nd, "Pixel 4a" for "Pixel 5a"), naming the office asked about only as someone's former one, or only the
+        # finalists of what someone won, answers nothing, however alike: it is neither quoted nor backs a claim (a
+        # refusal still shows it among the closest)
         context = [ev for ev in context if not (another_edition(standalone, ev.sentence.text)
                                                 or former_holder(standalone, ev.sentence.text)
                                                 or only_contenders(standalone, ev.sentence.text))]
