@@ -396,6 +396,7 @@ def test_another_edition(question: str, sentence: str, expected: bool) -> None:
     ("Who is the new CEO of Vanguard?", "Founder John Bogle announced he was stepping down as CEO.", True),
     ("Who is the new CEO of Vanguard?", "Former CEO Bill McNabb handed over to the new CEO Tim Buckley.", False),
     ("Who is the new Prime Minister?", "Former prime minister Boris Johnson said so.", True),
+    ("Who is the president of Peru?", "Acting president Dina Boluarte took office.", False),  # holds it now
     ("Who is the defense minister of Ukraine?", "The talks will be led by former Defense Minister Rustem Umerov.",
      True),
     # not a question about who holds an office now

@@ -126,7 +126,7 @@ def another_edition(question: str, sentence: str) -> bool:
 # "Who is the CEO of Google?", "Who's the new president of FIFA?": who holds an office now
 _HOLDER = re.compile(r"\bwho(?: is|'s|’s| will be| currently is) (?:the |a )?(?:current |new |incoming |next )?"
                      r"((?:[a-z-]+ ){0,2}?[a-z-]+?)(?: of| at| for| in|\?|$)", re.I)
-_FORMER = r"(?:former|ex|outgoing|late|then|previous|departing|retired|retiring|interim|acting)"
+_FORMER = r"(?:former|ex|outgoing|late|then|previous|departing|retired|retiring)"  # an acting one holds it now
 _LEFT = r"(?:stepp(?:ed|ing) down as|steps down as|resign(?:ed|s)? as|ousted as|fired as|replaced as)"
 
 
