@@ -13,6 +13,7 @@ from rag.answer.answerability import (
     has_answer_type,
     keeps_constraints,
     only_contenders,
+    proper_words,
     without_dateline,
 )
 from rag.answer.claims import (
@@ -323,6 +324,28 @@ def test_has_answer_type(sentence: str, question: str, expected: bool) -> None:
     assert has_answer_type(sentence, question) is expected
 
 
+ARTICLE = ["Kremlin spokesman Dmitry Peskov said talks were possible.", "Despite the calls, Putin refused.",
+           "Peskov acknowledged the challenges.", "Officials said that despite everything the talks go on.",
+           "In May, talks resumed in Istanbul."]
+
+
+def test_proper_words_are_the_articles_names() -> None:
+    # capitalised past a sentence's first word and never in lower case: not "Despite" (also "despite"), "Kremlin" and
+    # "Officials" (only ever first), or "May" (a month)
+    assert proper_words(ARTICLE) == {"dmitry", "peskov", "putin", "istanbul"}
+
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("Peskov acknowledged the challenges.", True),  # the name that opens the sentence is one of the article's
+    ("Despite the calls, the talks failed.", False),  # "despite" is written in lower case elsewhere
+    ("Officials acknowledged the challenges.", False),  # never written past a sentence's first word
+])
+def test_a_name_may_open_the_sentence(sentence: str, expected: bool) -> None:
+    question = "Who said that the talks were hardly possible?"
+    assert has_answer_type(sentence, question, proper_words(ARTICLE)) is expected
+    assert has_answer_type(sentence, question) is False  # without the article's names, the first word is no name
+
+
 def test_coverage_without_idf_counts_question_terms() -> None:
     # question terms: leads, delegation (who and the are stopwords)
     assert coverage("Who leads the delegation?", "Umerov leads it.") == 0.5
@@ -399,6 +422,10 @@ def test_another_edition(question: str, sentence: str, expected: bool) -> None:
     ("Who is the president of Peru?", "Acting president Dina Boluarte took office.", False),  # holds it now
     ("Who is the defense minister of Ukraine?", "The talks will be led by former Defense Minister Rustem Umerov.",
      True),
+    ("Who is Ukraine's current Defense Minister?", "The talks will be led by former Defense Minister Rustem Umerov.",
+     True),  # the country named as the office's owner
+    ("Who is Twitter’s new CEO?", "Parag Agrawal, Twitter's former CEO, was fired.", True),
+    ("Who is Twitter's new CEO?", "Linda Yaccarino is Twitter's new CEO.", False),
     # not a question about who holds an office now
     ("Who leads the delegation?", "The talks will be led by former Defense Minister Rustem Umerov.", False),
     ("Who was the president of FIFA in 2010?", "Sepp Blatter, the former president of FIFA, spoke out.", False),

@@ -4,7 +4,7 @@ behind extractive answers and refusals."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from rag.ingest.sentences import split_spans
 from rag.text import STOPWORDS, normalize
@@ -124,7 +124,8 @@ def another_edition(question: str, sentence: str) -> bool:
 
 
 # "Who is the CEO of Google?", "Who's the new president of FIFA?": who holds an office now
-_HOLDER = re.compile(r"\bwho(?: is|'s|’s| will be| currently is) (?:the |a )?(?:current |new |incoming |next )?"
+_HOLDER = re.compile(r"\bwho(?: is|'s|’s| will be| currently is) (?:the |a )?(?:[\w.&-]+(?: [\w.&-]+){0,2}['’]s )?"
+                     r"(?:current |new |incoming |next )?"
                      r"((?:[a-z-]+ ){0,2}?[a-z-]+?)(?: of| at| for| in|\?|$)", re.I)
 _FORMER = r"(?:former|ex|outgoing|late|then|previous|departing|retired|retiring)"  # an acting one holds it now
 _LEFT = r"(?:stepp(?:ed|ing) down as|steps down as|resign(?:ed|s)? as|ousted as|fired as|replaced as)"
@@ -188,10 +189,28 @@ def without_dateline(sentence: str) -> str:
     return _DATELINE.sub("", sentence, count=1)
 
 
-def has_answer_type(sentence: str, question: str) -> bool:
+def proper_words(sentences: Sequence[str]) -> frozenset[str]:
+    """The words an article writes capitalised past a sentence's first word and never in lower case: its names
+    ("Peskov"), so that one opening a sentence ("Peskov acknowledged …") is a name too, where "Despite" is not."""
+    capital, lower = set(), set()
+    for sentence in sentences:
+        for i, raw in enumerate(sentence.split()):
+            word = raw.lstrip(_OPENING)
+            if not word[:1].isalpha():
+                continue
+            key = normalize(word)
+            if word[:1].islower():
+                lower.add(key)
+            elif i > 0:
+                capital.add(key)
+    return frozenset(w for w in capital - lower if w and w not in STOPWORDS and w not in MONTHS)
+
+
+def has_answer_type(sentence: str, question: str, proper: frozenset[str] = frozenset()) -> bool:
     """Does the sentence contain something of the kind the question asks for, beyond the question's words?
     A sentence that itself asks a question answers nothing; where a story was filed (its dateline) answers nothing
-    either ("Colombo, Sri Lanka (CNN) …" does not say which country someone fled to)."""
+    either ("Colombo, Sri Lanka (CNN) …" does not say which country someone fled to). `proper`: the article's names
+    (`proper_words`), which count as names where they open the sentence too."""
     if sentence.rstrip(" .…\"'”’)").endswith("?"):
         return False
     sentence = without_dateline(sentence)
@@ -210,7 +229,8 @@ def has_answer_type(sentence: str, question: str) -> bool:
         return any(w in MONTHS or re.fullmatch(r"(1[89]|20)\d\d", w) for w in norm if _stem(w) not in q)
     if kind == "name":  # a capitalised word past the first, or a first one in quotes ("“Succession” earned …"); a
         # day or a month names nobody ("The shows on Tuesday earned …" does not say which show)
-        caps = [w.lstrip(_OPENING) for i, w in enumerate(raw) if i > 0 or _QUOTED.fullmatch(w)]
+        caps = [w.lstrip(_OPENING) for i, w in enumerate(raw)
+                if i > 0 or _QUOTED.fullmatch(w) or normalize(w) in proper]
         return any(_stem(normalize(w)) not in q for w in caps
                    if w[:1].isupper() and normalize(w) and normalize(w) not in MONTHS)
     return len(stems(sentence) - q) >= 2
