@@ -4,7 +4,7 @@ behind extractive answers and refusals."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from rag.ingest.sentences import split_spans
 from rag.text import STOPWORDS, normalize
@@ -189,28 +189,10 @@ def without_dateline(sentence: str) -> str:
     return _DATELINE.sub("", sentence, count=1)
 
 
-def proper_words(sentences: Sequence[str]) -> frozenset[str]:
-    """The words an article writes capitalised past a sentence's first word and never in lower case: its names
-    ("Peskov"), so that one opening a sentence ("Peskov acknowledged …") is a name too, where "Despite" is not."""
-    capital, lower = set(), set()
-    for sentence in sentences:
-        for i, raw in enumerate(sentence.split()):
-            word = raw.lstrip(_OPENING)
-            if not word[:1].isalpha():
-                continue
-            key = normalize(word)
-            if word[:1].islower():
-                lower.add(key)
-            elif i > 0:
-                capital.add(key)
-    return frozenset(w for w in capital - lower if w and w not in STOPWORDS and w not in MONTHS)
-
-
-def has_answer_type(sentence: str, question: str, proper: frozenset[str] = frozenset()) -> bool:
+def has_answer_type(sentence: str, question: str) -> bool:
     """Does the sentence contain something of the kind the question asks for, beyond the question's words?
     A sentence that itself asks a question answers nothing; where a story was filed (its dateline) answers nothing
-    either ("Colombo, Sri Lanka (CNN) …" does not say which country someone fled to). `proper`: the article's names
-    (`proper_words`), which count as names where they open the sentence too."""
+    either ("Colombo, Sri Lanka (CNN) …" does not say which country someone fled to)."""
     if sentence.rstrip(" .…\"'”’)").endswith("?"):
         return False
     sentence = without_dateline(sentence)
@@ -229,8 +211,7 @@ def has_answer_type(sentence: str, question: str, proper: frozenset[str] = froze
         return any(w in MONTHS or re.fullmatch(r"(1[89]|20)\d\d", w) for w in norm if _stem(w) not in q)
     if kind == "name":  # a capitalised word past the first, or a first one in quotes ("“Succession” earned …"); a
         # day or a month names nobody ("The shows on Tuesday earned …" does not say which show)
-        caps = [w.lstrip(_OPENING) for i, w in enumerate(raw)
-                if i > 0 or _QUOTED.fullmatch(w) or normalize(w) in proper]
+        caps = [w.lstrip(_OPENING) for i, w in enumerate(raw) if i > 0 or _QUOTED.fullmatch(w)]
         return any(_stem(normalize(w)) not in q for w in caps
                    if w[:1].isupper() and normalize(w) and normalize(w) not in MONTHS)
     return len(stems(sentence) - q) >= 2

@@ -28,7 +28,6 @@ from rag.answer.answerability import (
     expected_type,
     has_answer_type,
     keeps_constraints,
-    proper_words,
     stems,
     term_weights,
     weighted_share,
@@ -213,11 +212,6 @@ class Article:
         self._sentences = list(sentences)
         self._stems: dict[int, set[str]] = {}
 
-    @cached_property
-    def proper(self) -> frozenset[str]:
-        """The article's names, which count as names where they open a sentence too (`proper_words`)."""
-        return proper_words(self._sentences)
-
     def window(self, n: int) -> set[str]:
         """The stems of the sentences just before and after sentence n (the context a reader sees around it)."""
         out: set[str] = set()
@@ -276,7 +270,7 @@ def features(q: Question, context: Sequence[Evidence], draft_refused: bool,
         s_stems = stems(text)
         s_vocab = vocabulary(text)
         names = q.names
-        typed = float(has_answer_type(text, q.text, art.proper))
+        typed = float(has_answer_type(text, q.text))
         cover = q.coverage(s_stems)
         words = text.split()
         rows.append([
@@ -288,8 +282,7 @@ def features(q: Question, context: Sequence[Evidence], draft_refused: bool,
             math.log1p(len(s_stems - q.stems)), float(text.rstrip(" .…\"'”’)").endswith("?")), ev.score - best,
             float(q.kind == "number"), float(q.kind == "date"), float(q.kind == "name"),
             q.coverage(s_stems | art.window(ev.sentence.n)), q.coverage(art.title_stems), 1.0 / (1 + by_dense[id(ev)]),
-            math.log1p(sum(1 for i, w in enumerate(words) if (i > 0 or normalize(w) in art.proper) and w[:1].isupper()
-                           and _stem(normalize(w) or "_") not in q.stems)),
+            math.log1p(sum(1 for w in words[1:] if w[:1].isupper() and _stem(normalize(w) or "_") not in q.stems)),
             math.log1p(sum(1 for w in words if any(ch.isdigit() for ch in w) and normalize(w) not in q.text.lower())),
             typed * cover,
         ])
