@@ -187,6 +187,23 @@ def test_check_claim_ties_in_support_go_to_the_more_relevant_sentence() -> None:
     assert got is not None and got.evidence is ev[1] and got.recited is True
 
 
+@pytest.mark.parametrize(("likely", "rests_on"), [
+    ((0.061, 0.056), 1),  # about as likely: the sentence the claim states (support 1.0, not 0.67)
+    ((0.30, 0.05), 0),  # far likelier to answer: it wins with part of the claim's words
+])
+def test_check_claim_rests_on_the_sentence_that_states_it_unless_another_is_far_likelier(
+        likely: tuple[float, float], rests_on: int) -> None:
+    text = ("Earlier this year, KFC offered a plant-based fried chicken nugget alternative for a limited time. "
+            "KFC is testing out new chicken nuggets for a limited time.")
+    art = make_article("KFC", text, url="https://example.test/kfc")
+    ev = [Evidence(s, art, 0.4, 0.4) for s in split_sentences(art.id, art.text)]
+    claim = Claim("KFC is testing out new chicken nuggets for a limited time.", ())
+    question = "Which menu item did KFC roll out this week?"
+    assert [round(support(claim.text, question, e.sentence.text), 2) for e in ev] == [0.67, 1.0]
+    got = check_claim(claim, question, ev, likely)
+    assert got is not None and got.evidence is ev[rests_on]
+
+
 def test_check_claim_snaps_names_to_the_cited_sentence() -> None:
     ev = evidence()
     got = check_claim(Claim("Dmitry Peskow was cautious.", (3,)), "Who was cautious?", ev)

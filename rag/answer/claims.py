@@ -113,8 +113,10 @@ def check_claim(claim: Claim, question: str, evidence: list[Evidence], likely: S
                 keep_at: float = 0.0, numbered: int | None = None) -> Checked | None:
     """Keep the model's citation when that sentence supports the claim, else re-cite the best supporting sentence,
     else None. With `likely` (the verifier's probability that each sentence answers the question), a supporting
-    sentence must also be at least `keep_at` likely, and the likeliest supporting one is chosen. `numbered`: how
-    many of the evidence sentences carried a number in the prompt (a marker beyond them is not the model's own)."""
+    sentence must also be at least `keep_at` likely, and the one with the most support times likelihood is chosen:
+    a claim rests on the sentence that states it ("KFC is testing out new chicken nuggets …", support 1.0) rather than
+    on one a little likelier that holds part of it (0.67). `numbered`: how many of the evidence sentences carried a
+    number in the prompt (a marker beyond them is not the model's own)."""
     numbered = len(evidence) if numbered is None else min(numbered, len(evidence))
     likely = likely if likely is not None else [1.0] * len(evidence)
     scored = [(support(claim.text, question, ev.sentence.text), ev, p) for ev, p in zip(evidence, likely, strict=True)]
@@ -124,5 +126,5 @@ def check_claim(claim: Claim, question: str, evidence: list[Evidence], likely: S
     ok = [x for x in scored if x[0] >= SUPPORTED and x[2] >= keep_at]
     if not ok:
         return None
-    sup, ev, _ = max(ok, key=lambda x: (x[2], x[0] + 0.3 * x[1].score, x[1].score))
+    sup, ev, _ = max(ok, key=lambda x: (x[0] * x[2], x[2], x[1].score))
     return Checked(snap(claim.text, ev.sentence.text), ev, sup, recited=True)

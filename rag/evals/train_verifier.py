@@ -228,7 +228,7 @@ def claim_rows(p: Prepared, likely: np.ndarray) -> list[tuple[np.ndarray, int] |
             out.append(None)
             continue
         marked = [n - 1 for n in p.cited[ci] if 1 <= n <= min(NUMBERED, len(sup)) and ok[n - 1]]
-        n = marked[0] if marked else max(np.flatnonzero(ok), key=lambda i: (likely[i], sup[i]))
+        n = marked[0] if marked else max(np.flatnonzero(ok), key=lambda i: (sup[i] * likely[i], likely[i]))
         out.append((claim_features(kind, p.claim_words[ci], p.claim_typed[ci], int(n), float(sup[n]),  # type: ignore[arg-type]
                                    bool(marked), likely, p.rows), int(n)))
     return out
