@@ -340,7 +340,6 @@ def test_has_answer_type(sentence: str, question: str, expected: bool) -> None:
     assert has_answer_type(sentence, question) is expected
 
 
-
 def test_coverage_without_idf_counts_question_terms() -> None:
     # question terms: leads, delegation (who and the are stopwords)
     assert coverage("Who leads the delegation?", "Umerov leads it.") == 0.5
