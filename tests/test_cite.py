@@ -20,6 +20,7 @@ from rag.answer.claims import (
     Checked,
     Claim,
     check_claim,
+    cut_short,
     looks_like_injection,
     new_words,
     parse_claims,
@@ -65,6 +66,20 @@ def test_parse_claims_drops_the_models_labels() -> None:
     assert parse_claims("41.") == [Claim("41.", ())]
     assert parse_claims("1.5 million people.") == [Claim("1.5 million people.", ())]
     assert parse_claims("Answers vary by state.") == [Claim("Answers vary by state.", ())]
+
+
+def test_cut_short_is_the_last_of_several_claims_left_unfinished() -> None:
+    draft = ("Los Angeles Angels. [1] The team's owner, Arte Moreno, announced Tuesday that he has \"initiated a "
+             "formal process\" that could result in selling the franchise he originally [2]")
+    claims = parse_claims(draft)
+    assert cut_short(claims) is claims[-1] and claims[-1].cited == (2,)
+    # finished sentences, past closing quotes and brackets, are no such claim
+    assert cut_short(parse_claims('Angels. [1] He said "it is over." [2]')) is None
+    assert cut_short(parse_claims("Angels. [1] The team is for sale (since May.) [2]")) is None
+    assert cut_short(parse_claims("Angels. [1] Is it for sale? [2]")) is None
+    # a lone claim without a full stop is the model's short answer, not a cut one
+    assert cut_short(parse_claims("South Korea [1]")) is None
+    assert cut_short([]) is None
 
 
 def test_parse_claims_several_markers_and_no_space() -> None:

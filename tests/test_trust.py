@@ -57,6 +57,19 @@ def test_a_correct_short_draft_is_kept(seed_library) -> None:
     assert a.text.startswith("Istanbul.") and "Istanbul" in a.citations[0].text
 
 
+def test_a_claim_the_model_did_not_finish_is_said_by_its_whole_sentence(seed_library) -> None:
+    question = "In which city is the third round of direct negotiations expected to take place?"
+    keeps_words = replace(Verifier.load(), requote_below=0.0)  # the model's own claims stand
+    cut = "Istanbul. [1] The talks are expected to take place in Istanbul, but the lack of clear [1]"
+    a = Answerer(seed_library.retriever, FixedDraft(cut), verifier=keeps_words).ask(question)
+    assert a.mode == "generated" and [c.text for c in a.citations] == [ISTANBUL_SENTENCE]
+    assert a.text == f"Istanbul. [1] {ISTANBUL_SENTENCE} [1]"
+    # the same claim finished by the model is said in its own words
+    done = "Istanbul. [1] The talks are expected to take place in Istanbul. [1]"
+    a = Answerer(seed_library.retriever, FixedDraft(done), verifier=keeps_words).ask(question)
+    assert a.text == "Istanbul. [1] The talks are expected to take place in Istanbul. [1]"
+
+
 def test_caution_refuses_what_the_default_answers(seed_library) -> None:
     question = "In which city is the third round of direct negotiations expected to take place?"
     default = Answerer(seed_library.retriever, FixedDraft("Istanbul. [1]")).ask(question)

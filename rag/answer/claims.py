@@ -22,6 +22,7 @@ _INJECTION = re.compile(
 )
 # a marker written after the full stop ("... Council. [1] The team ...") belongs to the sentence before it
 _MARKER_AFTER_STOP = re.compile(r"([.!?])\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)")
+_FINISHED = re.compile(r"[.!?…][\"'”’)\]]*$")  # a sentence's end, past closing quotes and brackets
 # a label the model writes before a claim ("Long answer: …", "The answer is: eggs.", a list's "1. "): not its content
 _LEAD_IN = re.compile(
     r"^(?:(?:(?:the|my)\s+)?(?:short\s+|long\s+|final\s+)?answer(?:\s*[:\-–]|\s+is\s*:?)\s*|\d{1,2}[.)]\s+)+",
@@ -45,6 +46,14 @@ def parse_claims(answer: str) -> list[Claim]:
         if text:
             claims.append(Claim(text, cited))
     return claims
+
+
+def cut_short(claims: Sequence[Claim]) -> Claim | None:
+    """The last of several claims when the model did not finish it (its token budget ran out mid-sentence: "The
+    team's owner, Arte Moreno, announced Tuesday that he has … selling the franchise he originally"). Such a claim is
+    shown as the whole sentence it rests on (`Answerer.check`): the source finishes it, in its own words."""
+    last = claims[-1] if len(claims) > 1 else None
+    return last if last is not None and not _FINISHED.search(last.text) else None
 
 
 def new_words(claim: str, question: str) -> set[str]:

@@ -12,7 +12,15 @@ import numpy as np
 
 from rag.answer.amounts import conflicting_amounts
 from rag.answer.answerability import another_edition, former_holder, only_contenders, stems
-from rag.answer.claims import Checked, Claim, check_claim, looks_like_injection, new_words, parse_claims
+from rag.answer.claims import (
+    Checked,
+    Claim,
+    check_claim,
+    cut_short,
+    looks_like_injection,
+    new_words,
+    parse_claims,
+)
 from rag.answer.conversation import Turn, condense, with_history
 from rag.answer.corroborate import agreeing, cited_outlets, outlet_groups
 from rag.answer.polar import is_polar, true_or_false, verdict
@@ -244,6 +252,7 @@ class Answerer:
                                                 or only_contenders(standalone, ev.sentence.text))]
         rows = features(q, context, refused)
         likely = self.verifier.probabilities(rows)
+        unfinished = cut_short(claims)
         checked, right, rest_on = [], [], set()  # kept claims, how likely each is right, the sentences they rest on
         supported = []  # claims a sentence supports, though not likely enough to stand alone
         for cl in claims:  # the sentence each claim rests on, then how likely the claim is right
@@ -255,7 +264,8 @@ class Answerer:
                 row = claim_features(q, len(new_words(c.claim, standalone)), claim_answers(c.claim, q), n, c.support,
                                      not c.recited, likely, rows)
                 if self.verifier.keeps(row, q.kind):
-                    checked.append(c)
+                    # a claim the model did not finish is said by the whole sentence it rests on
+                    checked.append(replace(c, claim=c.evidence.sentence.text) if cl is unfinished else c)
                     right.append(self.verifier.claim_probability(row))
                     rest_on.add(n)
                 else:

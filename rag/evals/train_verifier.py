@@ -36,7 +36,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from rag.answer.claims import SUPPORTED, Claim, new_words, parse_claims, support
+from rag.answer.claims import SUPPORTED, Claim, cut_short, new_words, parse_claims, support
 from rag.answer.pipeline import _NO_ANSWER, STOPS, clean_draft, is_unusable
 from rag.answer.retrieve import Evidence
 from rag.answer.verifier import (
@@ -240,8 +240,10 @@ def given(p: Prepared, likely: np.ndarray, v: Verifier) -> tuple[str, tuple[str,
     claims reword when none of them is sure (`Verifier.requotes`); None when refused."""
     if p.absent or p.low or not len(likely):
         return None
-    kept = [(c, found[1], v.claim_probability(found[0]))
-            for c, found in zip(p.claims, claim_rows(p, likely), strict=True)
+    claims = [Claim(c, ()) for c in p.claims]
+    unfinished = cut_short(claims)  # said by the whole sentence it rests on, as in `check`
+    kept = [(p.sentences[found[1]] if c is unfinished else c.text, found[1], v.claim_probability(found[0]))
+            for c, found in zip(claims, claim_rows(p, likely), strict=True)
             if found is not None and v.keeps(found[0], p.kind)]
     best = int(np.argmax(likely))
     rest_on = {n for _, n, _ in kept}
