@@ -26,7 +26,7 @@ class Settings:
     chunk_overlap: int = 2
     top_chunks: int = 4
     evidence_sentences: int = 6
-    max_answer_tokens: int = 48
+    max_answer_tokens: int = 24  # the draft's first claims; a claim cut short is said by its sentence
     refuse_below: float = 0.3  # question-to-best-sentence relevance under which we refuse
     # added to the verifier's thresholds (0 to 0.5): higher refuses more often, wrong and right answers alike
     caution: float = 0.0

@@ -9,7 +9,7 @@ import pytest
 
 QUESTIONS = {
     "Who leads the Ukrainian delegation?": "Umerov",
-    "In which city will the third round of talks take place?": "Istanbul",
+    "In which city are the talks expected to take place?": "Istanbul",
     "What share of Ukrainian land does Russia control?": "20%",
     "How many Ukrainian drones did Russia's Defense Ministry say it intercepted?": "35",
 }

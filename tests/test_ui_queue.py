@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = {
     "Who leads the Ukrainian delegation?": "Umerov",
-    "In which city will the third round of talks take place?": "Istanbul",
+    "In which city are the talks expected to take place?": "Istanbul",
     "What did Kremlin spokesman Dmitry Peskov say?": "Peskov",
     "How many Ukrainian drones did Russia's Defense Ministry say it intercepted?": "35",
 }
