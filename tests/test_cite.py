@@ -24,6 +24,7 @@ from rag.answer.claims import (
     looks_like_injection,
     new_words,
     parse_claims,
+    supported_part,
     snap,
     support,
 )
@@ -80,6 +81,23 @@ def test_cut_short_is_the_last_of_several_claims_left_unfinished() -> None:
     # a lone claim without a full stop is the model's short answer, not a cut one
     assert cut_short(parse_claims("South Korea [1]")) is None
     assert cut_short([]) is None
+
+
+def test_supported_part_keeps_the_leading_clause_a_sentence_states() -> None:
+    question = "Scientists say a so-called doomsday glacier could raise sea level by several feet. Where is it?"
+    source = ["The Thwaites Glacier, located in West Antarctica, is among the widest on Earth."]
+    cut = Claim("The Thwaites Glacier is located in West Antarctica, about 1,000 kilometers (620 miles", (3,))
+    # the comma inside "1,000" ends no clause; the clause before ", about" is what the sentence states
+    assert supported_part(cut, question, source) == Claim("The Thwaites Glacier is located in West Antarctica.", (3,))
+    whole = Claim("The Thwaites Glacier is in West Antarctica.", (1,))
+    assert supported_part(whole, question, source) is whole  # supported whole: left as it is
+    # a clause with a number the sentence lacks is no supported part ("... 1,000 kilometers" of 0.67 support)
+    far = Claim("The Thwaites Glacier lies 1,000 kilometers from West Antarctica, near Chile", ())
+    assert supported_part(far, question, source) is far
+    # nor is one that only repeats the question
+    said = Claim("The glacier is, scientists say, near Chile", ())
+    assert supported_part(said, question, source) is said
+    assert supported_part(Claim("Chile and Peru", ()), question, source) == Claim("Chile and Peru", ())
 
 
 def test_parse_claims_several_markers_and_no_space() -> None:

@@ -70,6 +70,16 @@ def test_a_claim_the_model_did_not_finish_is_said_by_its_whole_sentence(seed_lib
     assert a.text == "Istanbul. [1] The talks are expected to take place in Istanbul. [1]"
 
 
+def test_a_claim_that_goes_past_its_sentence_keeps_the_clause_it_states(seed_library) -> None:
+    question = "In which city is the third round of direct negotiations expected to take place?"
+    keeps_words = replace(Verifier.load(), requote_below=0.0)  # the model's own claims stand
+    # the draft's tail (40 generals, Belarus) is in no sentence: before, the whole claim went unsupported
+    draft = "The talks are expected to take place in Istanbul, with 40 generals from Belarus. [1]"
+    a = Answerer(seed_library.retriever, FixedDraft(draft), verifier=keeps_words).ask(question)
+    assert a.mode == "generated" and [c.text for c in a.citations] == [ISTANBUL_SENTENCE]
+    assert a.text == "The talks are expected to take place in Istanbul. [1]"
+
+
 def test_caution_refuses_what_the_default_answers(seed_library) -> None:
     question = "In which city is the third round of direct negotiations expected to take place?"
     default = Answerer(seed_library.retriever, FixedDraft("Istanbul. [1]")).ask(question)

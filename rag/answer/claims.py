@@ -67,10 +67,37 @@ def support(claim: str, question: str, sentence: str) -> float:
     new = new_words(claim, question)
     if not new:
         return 0.0
-    key = stems(" ".join(w for w in re.findall(r"[\w'’%$.-]+", claim) if w[:1].isupper() or w[:1].isdigit()))
+    key = key_words(claim)
     weight = {w: 2.0 if w in key else 1.0 for w in new}
     have = stems(sentence)
     return sum(v for w, v in weight.items() if w in have) / sum(weight.values())
+
+
+# where a claim's leading clause ends: a comma, a bracket, a dash, or a word that opens another clause
+_CLAUSE_END = re.compile(r"\s*(?:[,;:](?=\s)|\s\(|\s[—–-]{1,2}\s|"
+                         r"\s(?:and|but|which|who|whose|where|while|after|before|because|"
+                         r"as|about|with|including|than)\s)", re.IGNORECASE)
+
+
+def supported_part(claim: Claim, question: str, sentences: Sequence[str]) -> Claim:
+    """The claim, or, when no sentence supports it whole, its longest leading clause that one supports: a tiny
+    model states the answer first and then goes on past what its sentence says, or runs out of tokens mid-number
+    ("The Thwaites Glacier is located in West Antarctica, about 1,000 kilometers (620 miles" keeps "The Thwaites
+    Glacier is located in West Antarctica."). Such a clause must have all its names and numbers in the sentence
+    (not "…, about 1,000 kilometers."), and add something to the question."""
+    if not new_words(claim.text, question) or any(support(claim.text, question, s) >= SUPPORTED for s in sentences):
+        return claim
+    for m in reversed(list(_CLAUSE_END.finditer(claim.text))):
+        head = claim.text[: m.start()].rstrip(" ,;:.")
+        if new_words(head, question) and any(support(head, question, s) >= SUPPORTED and key_words(head) <= stems(s)
+                                             for s in sentences):
+            return Claim(head + ".", claim.cited)
+    return claim
+
+
+def key_words(claim: str) -> set[str]:
+    """The stems of the claim's names and numbers (its capitalised words and those that start with a digit)."""
+    return stems(" ".join(w for w in re.findall(r"[\w'’%$.-]+", claim) if w[:1].isupper() or w[:1].isdigit()))
 
 
 def snap(claim: str, sentence: str) -> str:

@@ -20,6 +20,7 @@ from rag.answer.claims import (
     looks_like_injection,
     new_words,
     parse_claims,
+    supported_part,
 )
 from rag.answer.conversation import Turn, condense, with_history
 from rag.answer.corroborate import agreeing, cited_outlets, outlet_groups
@@ -253,6 +254,8 @@ class Answerer:
         rows = features(q, context, refused)
         likely = self.verifier.probabilities(rows)
         unfinished = cut_short(claims)
+        # a claim that goes on past what any sentence says is cut back to its leading clause that one does
+        claims = [supported_part(c, standalone, [ev.sentence.text for ev in context]) for c in claims]
         checked, right, rest_on = [], [], set()  # kept claims, how likely each is right, the sentences they rest on
         supported = []  # claims a sentence supports, though not likely enough to stand alone
         for cl in claims:  # the sentence each claim rests on, then how likely the claim is right

@@ -36,7 +36,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from rag.answer.claims import SUPPORTED, Claim, cut_short, new_words, parse_claims, support
+from rag.answer.claims import SUPPORTED, Claim, cut_short, new_words, parse_claims, support, supported_part
 from rag.answer.pipeline import _NO_ANSWER, STOPS, clean_draft, is_unusable
 from rag.answer.retrieve import Evidence
 from rag.answer.verifier import (
@@ -192,6 +192,7 @@ def prepare(h: Harvested) -> Prepared:
         if f1.max() >= WEAK_LABEL_F1:
             labels[int(np.argmax(f1))] = 1.0
     asked = h.standalone or h.question  # as `Answerer.check`: a follow-up's claims are read against the conversation
+    claims = [supported_part(c, asked, [ev.sentence.text for ev in ctx]) for c in claims]  # as `Answerer.check`
     sup = np.array([[support(c.text, asked, ev.sentence.text) for ev in ctx] for c in claims])
     absent = bool(ctx and absent_names(q, ctx, h.outlets))
     return Prepared(h.set, q.kind, h.answerable, h.answers, rows, labels, absent,
