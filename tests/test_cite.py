@@ -24,9 +24,9 @@ from rag.answer.claims import (
     looks_like_injection,
     new_words,
     parse_claims,
-    supported_part,
     snap,
     support,
+    supported_part,
 )
 from rag.answer.retrieve import Evidence
 from rag.ingest.articles import make_article
@@ -368,6 +368,10 @@ def test_expected_type(question: str, kind: str) -> None:
      "Sri Lanka's president fled to which country?", False),
     ("(CNN) The president arrived in Singapore on Thursday.", "Sri Lanka's president fled to which country?", True),
     ("WASHINGTON — The president resigned.", "Who resigned?", False),
+    # the question's own names, written another way, name no one new: "U.S." as "US", its single letters
+    ("Sunday's match is a battle for the U.S. Open men's singles title.", "Who won the U.S. Open in 2021?", False),
+    ("The match on Sunday is a battle for the US Open title.", "Who won the U.S. Open in 2021?", False),
+    ("Daniil Medvedev won the U.S. Open.", "Who won the U.S. Open in 2021?", True),
 ])
 def test_has_answer_type(sentence: str, question: str, expected: bool) -> None:
     assert has_answer_type(sentence, question) is expected
