@@ -78,6 +78,10 @@ def test_a_claim_that_goes_past_its_sentence_keeps_the_clause_it_states(seed_lib
     a = Answerer(seed_library.retriever, FixedDraft(draft), verifier=keeps_words).ask(question)
     assert a.mode == "generated" and [c.text for c in a.citations] == [ISTANBUL_SENTENCE]
     assert a.text == "The talks are expected to take place in Istanbul. [1]"
+    # a last claim the model did not finish, cut back so, is said as that clause, not as its whole sentence
+    cut = "Istanbul. [1] The talks are expected to take place in Istanbul, with 40 generals from Belarus and [1]"
+    a = Answerer(seed_library.retriever, FixedDraft(cut), verifier=keeps_words).ask(question)
+    assert a.text == "Istanbul. [1] The talks are expected to take place in Istanbul. [1]"
 
 
 def test_caution_refuses_what_the_default_answers(seed_library) -> None:

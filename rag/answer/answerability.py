@@ -189,10 +189,16 @@ def without_dateline(sentence: str) -> str:
     return _DATELINE.sub("", sentence, count=1)
 
 
+def _letters(word: str) -> str:
+    """A word's letters and digits, lower case: "U.S." → "us"."""
+    return re.sub(r"[^a-z0-9]", "", word.lower())
+
+
 def _names_another(word: str, q: set[str], asked: set[str]) -> bool:
     """Does a capitalised word name something the question does not? Not "U.S." or "US" for a question's "U.S."
-    (its letters are a question word's, and single letters name nothing), nor "Sunday's" (a day; its "s" is none)."""
-    if re.sub(r"[^a-z0-9]", "", word.lower()) in asked:
+    (its letters are a question word's, `asked`, and single letters name nothing), nor "Sunday's" (a day; its "s"
+    is none)."""
+    if _letters(word) in asked:
         return False
     return any(len(p) > 1 and p not in MONTHS and _stem(p) not in q for p in normalize(word).split())
 
@@ -220,6 +226,6 @@ def has_answer_type(sentence: str, question: str) -> bool:
     if kind == "name":  # a capitalised word past the first, or a first one in quotes ("“Succession” earned …"); a
         # day or a month names nobody ("The shows on Tuesday earned …" does not say which show)
         caps = [w.lstrip(_OPENING) for i, w in enumerate(raw) if i > 0 or _QUOTED.fullmatch(w)]
-        asked = {re.sub(r"[^a-z0-9]", "", w.lower()) for w in question.split()}
+        asked = {_letters(w) for w in question.split()}
         return any(_names_another(w, q, asked) for w in caps if w[:1].isupper())
     return len(stems(sentence) - q) >= 2

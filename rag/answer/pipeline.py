@@ -254,8 +254,10 @@ class Answerer:
         rows = features(q, context, refused)
         likely = self.verifier.probabilities(rows)
         unfinished = cut_short(claims)
-        # a claim that goes on past what any sentence says is cut back to its leading clause that one does
-        claims = [supported_part(c, standalone, [ev.sentence.text for ev in context]) for c in claims]
+        # a claim that goes on past what any sentence says is cut back to its leading clause that one does (an
+        # unfinished claim cut back so is said as that clause, not as its whole sentence)
+        texts = [ev.sentence.text for ev in context]
+        claims = [supported_part(c, standalone, texts) for c in claims]
         checked, right, rest_on = [], [], set()  # kept claims, how likely each is right, the sentences they rest on
         supported = []  # claims a sentence supports, though not likely enough to stand alone
         for cl in claims:  # the sentence each claim rests on, then how likely the claim is right

@@ -192,8 +192,9 @@ def prepare(h: Harvested) -> Prepared:
         if f1.max() >= WEAK_LABEL_F1:
             labels[int(np.argmax(f1))] = 1.0
     asked = h.standalone or h.question  # as `Answerer.check`: a follow-up's claims are read against the conversation
-    claims = [supported_part(c, asked, [ev.sentence.text for ev in ctx]) for c in claims]  # as `Answerer.check`
-    sup = np.array([[support(c.text, asked, ev.sentence.text) for ev in ctx] for c in claims])
+    texts = [ev.sentence.text for ev in ctx]
+    claims = [supported_part(c, asked, texts) for c in claims]  # as `Answerer.check`
+    sup = np.array([[support(c.text, asked, text) for text in texts] for c in claims])
     absent = bool(ctx and absent_names(q, ctx, h.outlets))
     return Prepared(h.set, q.kind, h.answerable, h.answers, rows, labels, absent,
                     tuple(c.text for c in claims), tuple(c.cited for c in claims),
