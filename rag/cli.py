@@ -207,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="ours, or the baseline llama-index CitationQueryEngine")
     sp.add_argument("--report", default="reports", help="report folder")
     sp.add_argument("--no-gate", action="store_true", help="do not fail on thresholds")
+    sp.add_argument("--replay", default=None, metavar="DIR",
+                    help="re-check the drafts stored in an earlier report of this set (DIR/results.jsonl) instead "
+                         "of writing new ones: a checker change measured in minutes (no latency figures)")
     sp = add("bench", cmd_bench, "benchmarks: ingestion, embedding, search at scale, answering, cold start, memory")
     sp.add_argument("--out", default="reports/bench.json")
     sp.add_argument("--articles", type=int, default=300, help="news articles to ingest (~3 s each on 2 cores)")

@@ -22,6 +22,7 @@ from rag.answer.amounts import quantities
 from rag.answer.records import Answer
 from rag.errors import RagError
 from rag.evals.questions import Question, QuestionSet, load_set
+from rag.generate import Generator
 from rag.settings import Settings
 from rag.text import normalize
 
@@ -246,10 +247,11 @@ def run(qs: QuestionSet, ask: AskFn, limit: int = 0, progress: bool = True) -> l
     return results
 
 
-def ours(index_dir: Path, model: str) -> AskFn:
+def ours(index_dir: Path, model: str, generator: Generator | None = None) -> AskFn:
+    """Our pipeline over `index_dir`, writing with `model` (or with `generator`: a replay of stored drafts)."""
     from rag.assistant import Assistant
 
-    assistant = Assistant(Settings.from_env(index_dir=index_dir, model=model))
+    assistant = Assistant(Settings.from_env(index_dir=index_dir, model=model), generator=generator)
 
     def ask(q: Question) -> tuple[Answer, Retrieved]:
         answer = assistant.ask(q.question, list(q.history))
@@ -322,15 +324,30 @@ def main(args: argparse.Namespace) -> int:
     settings = Settings.from_env(model=args.model)
     split = getattr(args, "split", "all")
     qs = resolve_set(args.set_dir, args.limit, split)
+    replay = None
+    if getattr(args, "replay", None):
+        if args.pipeline != "ours":
+            raise RagError("--replay re-checks our pipeline's stored drafts; it does not apply to --pipeline "
+                           f"{args.pipeline}.")
+        from rag.evals.replay import ReplayGenerator, stored_drafts
+        from rag.generate import make_generator
+
+        s = settings
+        replay = ReplayGenerator(stored_drafts(Path(args.replay), qs),
+                                 make_generator(s.model, s.threads, s.api_model, s.api_key, s.timeout_s, s.seed))
     index_dir = build_index(qs, settings)
     if args.pipeline == "llamaindex":
         from rag.llamaindex import baseline_ask
 
         ask = baseline_ask(index_dir, settings)
     else:
-        ask = ours(index_dir, settings.model)
+        ask = ours(index_dir, settings.model, replay)
     results = run(qs, ask, args.limit)
     summary = summarize(results)
+    if replay:  # a stored draft takes no time to write: the seconds measure nothing a user would wait
+        summary = {k: v for k, v in summary.items() if not k.startswith("latency")}
+        print(f"replayed {replay.replayed} stored drafts from {args.replay}; the model wrote {replay.written}",
+              file=sys.stderr)
     failures = [] if args.no_gate else gate(summary, qs.thresholds)
     out = Path(args.report) / f"{qs.name}-{args.pipeline}"
     write_report(out, qs, args.pipeline, results, summary, failures)

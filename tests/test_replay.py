@@ -1,0 +1,83 @@
+"""`rag eval NAME --replay DIR`: stored drafts go through today's retrieval and checker instead of the model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import UMEROV_QUESTION
+
+from rag.answer.conversation import Turn
+from rag.errors import RagError
+from rag.evals.questions import Question, QuestionSet
+from rag.evals.replay import ReplayGenerator, stored_drafts
+from rag.generate import Prompt
+
+
+class Scripted:
+    """A model that writes one fixed text and counts its prompts (pins the replay's fall-back logic)."""
+
+    name = "scripted"
+
+    def __init__(self, text: str = "written") -> None:
+        self.text, self.prompts = text, []
+
+    def stream(self, prompt: Prompt, max_tokens: int, stop: tuple[str, ...] = ()) -> Iterator[str]:
+        self.prompts.append(prompt.question)
+        yield self.text
+
+
+def _set(*questions: Question) -> QuestionSet:
+    return QuestionSet("tiny", questions, ())
+
+
+def test_a_stored_draft_is_replayed_and_an_unknown_question_written() -> None:
+    model = Scripted()
+    replay = ReplayGenerator({"Who won?": "Ann won. [1]"}, model)
+    assert "".join(replay.stream(Prompt("i", "c", "Who won?"), 24)) == "Ann won. [1]"
+    assert "".join(replay.stream(Prompt("i", "c", "Who lost?"), 24)) == "written"
+    assert (replay.replayed, replay.written, model.prompts, replay.name) == (1, 1, ["Who lost?"], "scripted")
+
+
+def test_an_empty_stored_draft_is_written_again() -> None:
+    # an earlier run that refused before writing stored "": today's pipeline may prompt, and the model must answer
+    model = Scripted()
+    replay = ReplayGenerator({"Who won?": ""}, model)
+    assert "".join(replay.stream(Prompt("i", "c", "Who won?"), 24)) == "written"
+    assert (replay.replayed, replay.written) == (0, 1)
+
+
+def test_stored_drafts_are_keyed_by_the_question_as_the_model_read_it(tmp_path: Path) -> None:
+    follow_up = Question("q2", "Where?", ("Kyiv",), True, history=(Turn("Who met?", "Ann"),))
+    qs = _set(Question("q1", "Who won?", ("Ann",), True), follow_up)
+    rows = [{"id": "q1", "draft": "Ann. [1]"}, {"id": "q2", "draft": "In Kyiv."}, {"id": "other", "draft": "x"}]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert stored_drafts(tmp_path, qs) == {
+        "Who won?": "Ann. [1]",
+        "Where? (previous question: Who met?; previous answer: Ann)": "In Kyiv.",
+    }
+
+
+def test_a_folder_without_results_or_of_another_set_is_a_clear_error(tmp_path: Path) -> None:
+    qs = _set(Question("q1", "Who won?", ("Ann",), True))
+    with pytest.raises(RagError, match="no results.jsonl there"):
+        stored_drafts(tmp_path, qs)
+    (tmp_path / "results.jsonl").write_text(json.dumps({"id": "elsewhere", "draft": "x"}) + "\n")
+    with pytest.raises(RagError, match="none of its questions is in tiny"):
+        stored_drafts(tmp_path, qs)
+
+
+def test_replaying_the_real_models_draft_gives_the_same_answer(seed_assistant, umerov_answer, minilm) -> None:
+    """The real pipeline over the seed index, once with Gemma and once with its stored draft: the same answer,
+    and the model is not asked again."""
+    from rag.assistant import Assistant
+
+    model = Scripted("NOT IN ARTICLES")
+    replay = ReplayGenerator({UMEROV_QUESTION: umerov_answer.draft}, model)
+    again = Assistant(seed_assistant.settings, generator=replay, library=seed_assistant.library).ask(UMEROV_QUESTION)
+    assert umerov_answer.draft and not umerov_answer.refused
+    assert (again.text, again.citations, again.draft) == (umerov_answer.text, umerov_answer.citations,
+                                                          umerov_answer.draft)
+    assert (replay.replayed, model.prompts) == (1, [])
