@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -33,6 +34,12 @@ class Prompt:
     def as_completion(self) -> str:
         """Plain-text rendering for base (non-chat) models."""
         return f"{self.example}{self.context}\n\nQuestion: {self.question}\nShort answer:"
+
+    def key(self, max_tokens: int) -> str:
+        """Which completion a draft is: a hash of all the model reads and of its token budget (an eval's replay
+        gives a stored draft back only to the same prompt: `rag.evals.replay`)."""
+        text = "\x00".join((self.instruction, self.context, self.question, self.example, str(max_tokens)))
+        return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     def as_messages(self) -> list[dict[str, str]]:
         user = f"Articles:\n{self.context}\n\nQuestion: {self.question}"

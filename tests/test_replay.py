@@ -12,7 +12,7 @@ from conftest import UMEROV_QUESTION
 from rag.answer.conversation import Turn
 from rag.errors import RagError
 from rag.evals.questions import Question, QuestionSet
-from rag.evals.replay import ReplayGenerator, stored_drafts
+from rag.evals.replay import ReplayGenerator, Stored, stored_drafts
 from rag.generate import Prompt
 
 
@@ -33,30 +33,43 @@ def _set(*questions: Question) -> QuestionSet:
     return QuestionSet("tiny", questions, ())
 
 
-def test_a_stored_draft_is_replayed_and_an_unknown_question_written() -> None:
+WON = Prompt("i", "Ann won the race.", "Who won?")
+
+
+def test_a_stored_draft_is_given_back_to_the_same_prompt_only() -> None:
     model = Scripted()
-    replay = ReplayGenerator({"Who won?": "Ann won. [1]"}, model)
-    assert "".join(replay.stream(Prompt("i", "c", "Who won?"), 24)) == "Ann won. [1]"
+    replay = ReplayGenerator({"Who won?": Stored("Ann won. [1]", WON.key(24))}, model)
+    assert "".join(replay.stream(WON, 24)) == "Ann won. [1]"
+    assert "".join(replay.stream(Prompt("i", "Bob won the race.", "Who won?"), 24)) == "written"  # other context
+    assert "".join(replay.stream(WON, 48)) == "written"  # another token budget
+    assert "".join(replay.stream(Prompt("i", "c", "Who lost?"), 24)) == "written"  # no draft stored
+    assert (replay.replayed, replay.written, len(model.prompts), replay.name) == (1, 3, 3, "scripted")
+
+
+def test_a_draft_without_a_key_is_matched_by_its_question_and_an_empty_one_written_again() -> None:
+    # a report from before prompt keys; and one where the earlier run refused before writing (draft "")
+    model = Scripted()
+    replay = ReplayGenerator({"Who won?": Stored("Ann won. [1]"), "Who lost?": Stored("")}, model)
+    assert "".join(replay.stream(Prompt("i", "any context", "Who won?"), 24)) == "Ann won. [1]"
     assert "".join(replay.stream(Prompt("i", "c", "Who lost?"), 24)) == "written"
-    assert (replay.replayed, replay.written, model.prompts, replay.name) == (1, 1, ["Who lost?"], "scripted")
+    assert (replay.replayed, replay.written) == (1, 1)
 
 
-def test_an_empty_stored_draft_is_written_again() -> None:
-    # an earlier run that refused before writing stored "": today's pipeline may prompt, and the model must answer
-    model = Scripted()
-    replay = ReplayGenerator({"Who won?": ""}, model)
-    assert "".join(replay.stream(Prompt("i", "c", "Who won?"), 24)) == "written"
-    assert (replay.replayed, replay.written) == (0, 1)
+def test_the_prompt_key_covers_all_the_model_reads() -> None:
+    keys = {WON.key(24), WON.key(48), Prompt("j", WON.context, WON.question).key(24),
+            Prompt(WON.instruction, WON.context, WON.question, "Example. ").key(24)}
+    assert len(keys) == 4 and WON.key(24) == Prompt("i", "Ann won the race.", "Who won?").key(24)
 
 
 def test_stored_drafts_are_keyed_by_the_question_as_the_model_read_it(tmp_path: Path) -> None:
     follow_up = Question("q2", "Where?", ("Kyiv",), True, history=(Turn("Who met?", "Ann"),))
     qs = _set(Question("q1", "Who won?", ("Ann",), True), follow_up)
-    rows = [{"id": "q1", "draft": "Ann. [1]"}, {"id": "q2", "draft": "In Kyiv."}, {"id": "other", "draft": "x"}]
+    rows = [{"id": "q1", "draft": "Ann. [1]", "prompt_key": "abc"}, {"id": "q2", "draft": "In Kyiv."},
+            {"id": "other", "draft": "x"}]
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert stored_drafts(tmp_path, qs) == {
-        "Who won?": "Ann. [1]",
-        "Where? (previous question: Who met?; previous answer: Ann)": "In Kyiv.",
+        "Who won?": Stored("Ann. [1]", "abc"),
+        "Where? (previous question: Who met?; previous answer: Ann)": Stored("In Kyiv."),
     }
 
 
@@ -69,15 +82,15 @@ def test_a_folder_without_results_or_of_another_set_is_a_clear_error(tmp_path: P
         stored_drafts(tmp_path, qs)
 
 
-def test_replaying_the_real_models_draft_gives_the_same_answer(seed_assistant, umerov_answer, minilm) -> None:
+def test_replaying_the_real_models_draft_gives_the_same_answer(seed_assistant, umerov_answer) -> None:
     """The real pipeline over the seed index, once with Gemma and once with its stored draft: the same answer,
     and the model is not asked again."""
     from rag.assistant import Assistant
 
     model = Scripted("NOT IN ARTICLES")
-    replay = ReplayGenerator({UMEROV_QUESTION: umerov_answer.draft}, model)
+    replay = ReplayGenerator({UMEROV_QUESTION: Stored(umerov_answer.draft, umerov_answer.prompt_key)}, model)
     again = Assistant(seed_assistant.settings, generator=replay, library=seed_assistant.library).ask(UMEROV_QUESTION)
-    assert umerov_answer.draft and not umerov_answer.refused
-    assert (again.text, again.citations, again.draft) == (umerov_answer.text, umerov_answer.citations,
-                                                          umerov_answer.draft)
+    assert umerov_answer.draft and umerov_answer.prompt_key and not umerov_answer.refused
+    assert (again.text, again.citations, again.draft, again.prompt_key) == (
+        umerov_answer.text, umerov_answer.citations, umerov_answer.draft, umerov_answer.prompt_key)
     assert (replay.replayed, model.prompts) == (1, [])

@@ -154,7 +154,8 @@ class Answerer:
         answer = self.check("".join(raw), q, context, t, standalone, history[-1].said if history and not again else "")
         answer = self._corroborate(answer, q, found)
         t["verify"] = time.perf_counter() - t0
-        yield replace(answer, retrieved=_retrieved_ids(retrieval), timings=t, draft="".join(raw))
+        yield replace(answer, retrieved=_retrieved_ids(retrieval), timings=t, draft="".join(raw),
+                      prompt_key=found.prompt.key(self.max_tokens))
 
     def find(self, question: str, history: list[Turn], filters: Filters | None = None,
              t: dict[str, float] | None = None) -> Found:

@@ -32,6 +32,7 @@ class Answer:
     model: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     draft: str = ""  # the model's raw text before checking
+    prompt_key: str = ""  # which prompt the draft answers (`Prompt.key`); "" when the model wrote nothing
     retrieved: tuple[str, ...] = ()  # sentence ids of the retrieved chunks (for evals and debugging)
     sources_disagree: bool = False  # another article states a different amount; it is cited last
 

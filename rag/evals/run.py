@@ -55,6 +55,7 @@ class Result:
     citations: tuple[str, ...]
     draft: str = ""  # the model's raw draft (Answer.draft); "" when the pipeline gives none
     retrieval_rank: int | None = None  # 1-based position of the first retrieved unit that hits; None: no hit
+    prompt_key: str = ""  # Answer.prompt_key: which prompt the draft answers (`rag eval --replay` matches it)
 
 
 # ---- scoring ---------------------------------------------------------------------------------
@@ -142,7 +143,8 @@ def score(q: Question, a: Answer, seconds: float, retrieved: Retrieved) -> Resul
     return Result(q.id, q.question, q.category, q.answerable, a.text, a.refused, a.mode,
                   q.answerable and not a.refused and contains_answer(a.text, q.answers),
                   0.0 if a.refused else token_f1(a.text, q.answers), len(a.text.split()), hit, len(cites), len(ok),
-                  ev_cited, round(seconds, 3), q.answers, tuple(c.sentence_id for c in cites), a.draft, rank)
+                  ev_cited, round(seconds, 3), q.answers, tuple(c.sentence_id for c in cites), a.draft, rank,
+                  a.prompt_key)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -346,8 +348,8 @@ def main(args: argparse.Namespace) -> int:
     summary = summarize(results)
     if replay:  # a stored draft takes no time to write: the seconds measure nothing a user would wait
         summary = {k: v for k, v in summary.items() if not k.startswith("latency")}
-        print(f"replayed {replay.replayed} stored drafts from {args.replay}; the model wrote {replay.written}",
-              file=sys.stderr)
+        print(f"replayed {replay.replayed} stored drafts from {args.replay}; the model wrote {replay.written} (a "
+              "prompt that changed, or no stored draft)", file=sys.stderr)
     failures = [] if args.no_gate else gate(summary, qs.thresholds)
     out = Path(args.report) / f"{qs.name}-{args.pipeline}"
     write_report(out, qs, args.pipeline, results, summary, failures)
