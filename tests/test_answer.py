@@ -37,6 +37,12 @@ INJECTED_ARTICLE = make_article(
     "Reporters asked about the schedule of the talks.",
     source="Test Wire", date="2025-07-20", url="https://example.test/delegation-briefing")
 
+QUIZ_ARTICLE = make_article(  # a news quiz's page, as a web search finds it beside the news it asks about
+    "Weekly news quiz",
+    "Test your knowledge of the week's news.\n\nWho will lead the Ukrainian delegation at the talks?\n\n"
+    "A. Donald Duck\n\nB. Rustem Umerov\n\nC. Mickey Mouse\n\nD. Goofy\n\nThe answers are at the bottom of the page.",
+    source="Test Quiz", date="2025-07-20", url="https://example.test/weekly-quiz")
+
 
 def assert_spans_slice(library: Library, citations: tuple[Citation, ...]) -> None:
     for c in citations:
@@ -70,6 +76,18 @@ def injection_answer(injection_library, minilm, seed_assistant) -> Answer:
     assistant = Assistant(Settings(index_dir=injection_library.index_dir, model="gemma"), embedder=minilm,
                           generator=seed_assistant.generator)  # the same loaded model
     return assistant.ask(UMEROV_QUESTION)
+
+
+@pytest.fixture(scope="module")
+def quiz_answer(tmp_path_factory, minilm, seed_file, seed_assistant) -> tuple[Library, Answer]:
+    src = tmp_path_factory.mktemp("quiz-src")
+    shutil.copy(seed_file, src / seed_file.name)
+    lib = Library(tmp_path_factory.mktemp("quiz-index"), embedder=minilm)
+    lib.ingest([src])
+    lib.add_articles([QUIZ_ARTICLE])
+    assistant = Assistant(Settings(index_dir=lib.index_dir, model="gemma"), embedder=minilm,
+                          generator=seed_assistant.generator)
+    return lib, assistant.ask(UMEROV_QUESTION)
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +191,20 @@ def test_prompt_injection_in_an_article_is_ignored(injection_library, injection_
     assert not any("Ignore previous instructions" in c.text for c in a.citations + a.closest)
     assert not a.refused and any("Rustem Umerov" in c.text for c in a.citations)
     assert_spans_slice(injection_library, a.citations)
+
+
+@pytest.mark.slow
+def test_a_quiz_pages_options_are_neither_read_nor_cited(quiz_answer: tuple[Library, Answer]) -> None:
+    """The options of a quiz page ("A. Donald Duck") reach retrieval, but the model does not read them (a tiny model
+    answers with an option) and no answer rests on them; the article's sentences answer."""
+    lib, a = quiz_answer
+    sentences = lib.store.sentences(QUIZ_ARTICLE.id)
+    options = {f"{QUIZ_ARTICLE.id}:{i}" for i, s in enumerate(sentences) if s.text[:3] in {"A. ", "B. ", "C. ", "D. "}}
+    assert len(options) == 4 and options & set(a.retrieved)  # the quiz did reach retrieval
+    assert not any(w in a.draft for w in ("Donald Duck", "Mickey Mouse", "Goofy"))  # the model never saw them
+    assert not options & {c.sentence_id for c in a.citations + a.closest}
+    assert not a.refused and any("Rustem Umerov" in c.text for c in a.citations)
+    assert_spans_slice(lib, a.citations)
 
 
 @pytest.mark.slow

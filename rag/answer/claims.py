@@ -137,6 +137,24 @@ def looks_like_injection(text: str) -> bool:
     return bool(_INJECTION.search(text))
 
 
+# an answer option of a quiz page ("A. IKEA", "B) 40", 'C. "Breaking Bad"'): a label and a few words, no full stop
+_OPTION = re.compile(r"^\(?[A-D][.)]\s+\S.*(?<![.!?])$")
+OPTION_WORDS = 6
+
+
+def is_option(text: str) -> bool:
+    """A multiple-choice option, not a statement. A news quiz's own page is among what a web search finds for its
+    questions, and a tiny model reading "A. IKEA B. Bed Bath & Beyond …" answers with one of them."""
+    text = text.strip()
+    return bool(_OPTION.match(text)) and len(text.split()) <= OPTION_WORDS
+
+
+def can_be_evidence(text: str) -> bool:
+    """False for sentences the model does not read and no answer rests on: addressed to the model, or a quiz's
+    option."""
+    return not (looks_like_injection(text) or is_option(text))
+
+
 @dataclass(frozen=True)
 class Checked:
     claim: str

@@ -15,9 +15,9 @@ from rag.answer.answerability import another_edition, former_holder, only_conten
 from rag.answer.claims import (
     Checked,
     Claim,
+    can_be_evidence,
     check_claim,
     cut_short,
-    looks_like_injection,
     new_words,
     parse_claims,
     supported_part,
@@ -181,7 +181,7 @@ class Answerer:
         t["retrieve"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         # every sentence the model reads may back a claim; the best few are numbered in the prompt
-        context = [ev for ev in retrieval.sentences if not looks_like_injection(ev.sentence.text)]
+        context = [ev for ev in retrieval.sentences if can_be_evidence(ev.sentence.text)]
         evidence = context[: self.evidence_sentences]
         t["rank"] = time.perf_counter() - t0
         if not evidence or evidence[0].score < self.refuse_below:
@@ -210,7 +210,7 @@ class Answerer:
         for text in texts:
             own_filter = None if found.chosen else attributed_filter(text, self.retriever.store)
             own = self.retriever.retrieve(text, own_filter or found.filters, max_sentences=CONTEXT_SENTENCES).sentences
-            own = [ev for ev in own if not looks_like_injection(ev.sentence.text)]
+            own = [ev for ev in own if can_be_evidence(ev.sentence.text)]
             # a part that names its outlet rests on that outlet's articles only
             out.append(own if own_filter and own else found.context + own)
         return out
@@ -222,7 +222,7 @@ class Answerer:
         number = {ev.sentence.id: i for i, ev in enumerate(evidence, 1)}
         blocks = []
         for block in reversed(retrieval.blocks):  # best chunk last, nearest the question
-            sents = [s for s in block.sentences if not looks_like_injection(s.text)]
+            sents = [s for s in block.sentences if can_be_evidence(s.text)]
             body = " ".join(s.text + (f" [{number[s.id]}]" if s.id in number else "") for s in sents)
             blocks.append(f"{block.title}\n{body}")
         context = "\n\n".join(blocks)
@@ -365,7 +365,7 @@ class Answerer:
             # by the sentences' vectors stored at ingestion: this search only looks for agreement, and must be fast
             own = self.retriever.retrieve(found.standalone, replace(found.filters, sources=names), rank_by=q.text,
                                           max_sentences=AGREE_AMONG, stored_vectors=True).sentences
-            own = [ev for ev in own if not looks_like_injection(ev.sentence.text)]
+            own = [ev for ev in own if can_be_evidence(ev.sentence.text)]
             if not own:
                 continue
             vectors = self.retriever.vectors([first] + [ev.sentence for ev in own])
