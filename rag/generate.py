@@ -35,10 +35,10 @@ class Prompt:
         """Plain-text rendering for base (non-chat) models."""
         return f"{self.example}{self.context}\n\nQuestion: {self.question}\nShort answer:"
 
-    def key(self, max_tokens: int) -> str:
-        """Which completion a draft is: a hash of all the model reads and of its token budget (an eval's replay
-        gives a stored draft back only to the same prompt: `rag.evals.replay`)."""
-        text = "\x00".join((self.instruction, self.context, self.question, self.example, str(max_tokens)))
+    def key(self, max_tokens: int, model: str) -> str:
+        """Which completion a draft is: a hash of all the model reads, its token budget and the model's name (an
+        eval's replay gives a stored draft back only to the same prompt: `rag.evals.replay`)."""
+        text = "\x00".join((self.instruction, self.context, self.question, self.example, str(max_tokens), model))
         return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     def as_messages(self) -> list[dict[str, str]]:

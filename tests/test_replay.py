@@ -19,10 +19,8 @@ from rag.generate import Prompt
 class Scripted:
     """A model that writes one fixed text and counts its prompts (pins the replay's fall-back logic)."""
 
-    name = "scripted"
-
-    def __init__(self, text: str = "written") -> None:
-        self.text, self.prompts = text, []
+    def __init__(self, text: str = "written", name: str = "scripted") -> None:
+        self.text, self.name, self.prompts = text, name, []
 
     def stream(self, prompt: Prompt, max_tokens: int, stop: tuple[str, ...] = ()) -> Iterator[str]:
         self.prompts.append(prompt.question)
@@ -38,7 +36,7 @@ WON = Prompt("i", "Ann won the race.", "Who won?")
 
 def test_a_stored_draft_is_given_back_to_the_same_prompt_only() -> None:
     model = Scripted()
-    replay = ReplayGenerator({"Who won?": Stored("Ann won. [1]", WON.key(24))}, model)
+    replay = ReplayGenerator({"Who won?": Stored("Ann won. [1]", WON.key(24, "scripted"))}, model)
     assert "".join(replay.stream(WON, 24)) == "Ann won. [1]"
     assert "".join(replay.stream(Prompt("i", "Bob won the race.", "Who won?"), 24)) == "written"  # other context
     assert "".join(replay.stream(WON, 48)) == "written"  # another token budget
@@ -55,10 +53,11 @@ def test_a_draft_without_a_key_is_matched_by_its_question_and_an_empty_one_writt
     assert (replay.replayed, replay.written) == (1, 1)
 
 
-def test_the_prompt_key_covers_all_the_model_reads() -> None:
-    keys = {WON.key(24), WON.key(48), Prompt("j", WON.context, WON.question).key(24),
-            Prompt(WON.instruction, WON.context, WON.question, "Example. ").key(24)}
-    assert len(keys) == 4 and WON.key(24) == Prompt("i", "Ann won the race.", "Who won?").key(24)
+def test_the_prompt_key_covers_all_the_model_reads_its_budget_and_the_model() -> None:
+    keys = {WON.key(24, "gemma"), WON.key(48, "gemma"), WON.key(24, "smollm2"),
+            Prompt("j", WON.context, WON.question).key(24, "gemma"),
+            Prompt(WON.instruction, WON.context, WON.question, "Example. ").key(24, "gemma")}
+    assert len(keys) == 5 and WON.key(24, "gemma") == Prompt("i", "Ann won the race.", "Who won?").key(24, "gemma")
 
 
 def test_stored_drafts_are_keyed_by_the_question_as_the_model_read_it(tmp_path: Path) -> None:
@@ -87,7 +86,7 @@ def test_replaying_the_real_models_draft_gives_the_same_answer(seed_assistant, u
     and the model is not asked again."""
     from rag.assistant import Assistant
 
-    model = Scripted("NOT IN ARTICLES")
+    model = Scripted("NOT IN ARTICLES", seed_assistant.generator.name)  # stands in for the model that wrote the draft
     replay = ReplayGenerator({UMEROV_QUESTION: Stored(umerov_answer.draft, umerov_answer.prompt_key)}, model)
     again = Assistant(seed_assistant.settings, generator=replay, library=seed_assistant.library).ask(UMEROV_QUESTION)
     assert umerov_answer.draft and umerov_answer.prompt_key and not umerov_answer.refused

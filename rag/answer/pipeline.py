@@ -155,7 +155,7 @@ class Answerer:
         answer = self._corroborate(answer, q, found)
         t["verify"] = time.perf_counter() - t0
         yield replace(answer, retrieved=_retrieved_ids(retrieval), timings=t, draft="".join(raw),
-                      prompt_key=found.prompt.key(self.max_tokens))
+                      prompt_key=found.prompt.key(self.max_tokens, self.generator.name))
 
     def find(self, question: str, history: list[Turn], filters: Filters | None = None,
              t: dict[str, float] | None = None) -> Found:

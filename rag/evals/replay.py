@@ -3,9 +3,10 @@ and checker, but the model's draft is the one stored in DIR/results.jsonl instea
 
 Checking costs a fraction of writing (a RealTimeQA split replays in about a minute instead of four), so a change to
 the checker is measured on whole sets in minutes. Drafts are greedy, so a replay gives what an end-to-end run would:
-a stored draft is given back only to the prompt it answered (`Prompt.key`: all the model reads and its token
-budget), and a question whose prompt changed, or that had no draft, is written by the model and counted. Reports
-from before prompt keys were stored are matched by the question alone (a changed prompt then goes unnoticed).
+a stored draft is given back only to the prompt it answered (`Prompt.key`: all the model reads, its token budget
+and the model's name), and a question whose prompt changed, or that had no draft, is written by the model and
+counted. Reports from before prompt keys were stored are matched by the question alone (a changed prompt then goes
+unnoticed).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class ReplayGenerator:
 
     def stream(self, prompt: Prompt, max_tokens: int, stop: tuple[str, ...] = ()) -> Iterator[str]:
         stored = self.drafts.get(prompt.question)
-        if stored and stored.draft and stored.prompt_key in ("", prompt.key(max_tokens)):
+        if stored and stored.draft and stored.prompt_key in ("", prompt.key(max_tokens, self.name)):
             self.replayed += 1
             yield stored.draft
             return
