@@ -280,6 +280,8 @@ def index_path(qs: QuestionSet, settings: Settings, sentence_vectors: bool = Tru
 def build_index(qs: QuestionSet, settings: Settings | None = None) -> Path:
     """The set's corpus indexed with the settings' chunking (default: Settings()), cached by content."""
     from rag import store as store_mod
+    from rag.embed import MiniLM
+    from rag.evals.embedcache import CachedEmbedder, cache_path
     from rag.library import Library
     from rag.store import legacy
 
@@ -292,10 +294,15 @@ def build_index(qs: QuestionSet, settings: Settings | None = None) -> Path:
         done.touch()
     if not done.exists():
         print(f"building the index of {qs.name} in {index_dir} ...", file=sys.stderr)
-        lib = Library(index_dir, chunk_sentences=chunks[0], chunk_overlap=chunks[1],
+        inner = MiniLM(variant=s.embedder_variant)
+        embedder = CachedEmbedder(inner, cache_path(CACHE.parent / "embeddings", inner.name, inner.variant))
+        lib = Library(index_dir, embedder=embedder, chunk_sentences=chunks[0], chunk_overlap=chunks[1],
                       embedder_variant=s.embedder_variant, store=s.store)
         summary = lib.ingest([qs.corpus]) if isinstance(qs.corpus, Path) else lib.add_articles(list(qs.corpus))
-        print(summary.lines()[0], file=sys.stderr)
+        lib.close()
+        embedder.close()
+        print(f"{summary.lines()[0]} ({embedder.hits} of {embedder.hits + embedder.misses} texts' vectors read "
+              f"from {embedder.path})", file=sys.stderr)
         done.touch()
     store = store_mod.open_store(index_dir, store=s.store)
     if store.keywords is None:  # a cache from before the keyword index, or one that lost it: a writer rebuilds it
