@@ -49,10 +49,12 @@ class CachedEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         keys = [hashlib.sha1(t.encode("utf-8", "surrogatepass")).digest() for t in texts]
         found = self._lookup(keys)
-        todo = [i for i, k in enumerate(keys) if k not in found]
+        todo = []  # where the texts never embedded before go
         for i, k in enumerate(keys):
             if k in found:
                 out[i] = found[k]
+            else:
+                todo.append(i)
         if todo:
             fresh = self.inner.embed([texts[i] for i in todo])
             out[todo] = fresh

@@ -296,8 +296,7 @@ def build_index(qs: QuestionSet, settings: Settings | None = None) -> Path:
         print(f"building the index of {qs.name} in {index_dir} ...", file=sys.stderr)
         inner = MiniLM(variant=s.embedder_variant)
         embedder = CachedEmbedder(inner, cache_path(CACHE.parent / "embeddings", inner.name, inner.variant))
-        lib = Library(index_dir, embedder=embedder, chunk_sentences=chunks[0], chunk_overlap=chunks[1],
-                      embedder_variant=s.embedder_variant, store=s.store)
+        lib = Library(index_dir, embedder=embedder, chunk_sentences=chunks[0], chunk_overlap=chunks[1], store=s.store)
         summary = lib.ingest([qs.corpus]) if isinstance(qs.corpus, Path) else lib.add_articles(list(qs.corpus))
         lib.close()
         embedder.close()
