@@ -8,6 +8,12 @@ Two engines compute the same vectors (they agree to ~3e-7, tests/test_minilm.py)
 `variant="int8"` quantises the torch engine's Linear layers to int8 (torch dynamic quantisation, weights per
 channel) for faster bulk ingestion; the numpy engine, and so every question, stays fp32. Both variants embed into the
 same space (same `name`); python -m rag.evals.bench.int8 measures the speed and the retrieval cost.
+
+The int8 engine embeds each text alone. Dynamic quantisation scales a batch's activations together, so in a batch a
+text's vector depended on the texts beside it (the same RealTimeQA sentence among other batchmates: cosine down to
+0.84, mean 0.97), and an index depended on how its articles happened to be batched at ingestion. Alone, a text's int8
+vector depends on the text only (and it is closer to fp32). Chunks cost about the same that way; short sentences
+are slower (bench `ingest`).
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ class Embedder(Protocol):
 
 
 VARIANTS = ("fp32", "int8")
+# What each variant's stored vectors are, for caches keyed by them (rag.evals): "int8-alone" replaced int8 vectors
+# computed in batches of 16, which a cache must not serve as these.
+VECTOR_KINDS = {"fp32": "fp32", "int8": "int8-alone"}
 
 
 class MiniLM:
@@ -106,6 +115,7 @@ class MiniLM:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.uses_numpy(len(texts), self._model is not None):
             return self.numpy_model.encode(texts)
-        vecs = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+        batch = 1 if self._variant == "int8" else self.batch_size  # int8: each text alone (module docstring)
+        vecs = self.model.encode(texts, batch_size=batch, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vecs, dtype=np.float32)

@@ -21,7 +21,7 @@ class Settings:
     api_key: str = "none"
     timeout_s: float = 60.0
     threads: int = max(1, min(4, os.cpu_count() or 1))
-    embedder_variant: str = "int8"  # bulk chunk embedding: "int8" (3x faster, same recall) or "fp32"; questions: fp32
+    embedder_variant: str = "int8"  # bulk embedding: "int8" (each text alone: reproducible) or "fp32"; questions: fp32
     chunk_sentences: int = 5
     chunk_overlap: int = 2
     top_chunks: int = 4

@@ -6,12 +6,14 @@ a slow machine. `CachedEmbedder` wraps the embedder that builds an eval index an
 one SQLite file per model and variant, keyed by the sha1 of the text; a text seen before is read back instead of
 embedded again.
 
-A vector read back is not the one a fresh build of this corpus would compute: the int8 engine quantises each batch's
-activations with one scale, so a text's vector depends on the texts embedded with it (cosine to fp32 >= 0.94 either
-way), and that is enough to change some answers. Measured: outlets-refusal's 40 test questions over an index built
-for them and over the index CI builds (every vector read back from outlets-test's build), same code and machine:
-6 answers differ, refusal 0.30 against 0.25. A build is still reproducible: the same builds in the same order read
-the same vectors back. Eval indexes only: an index a user builds embeds its own texts.
+A vector read back is the one a fresh build would compute: the int8 engine embeds each text alone, so a text's
+vector depends on the text only (`rag.embed`), unless one of the two builds embedded it in a call small enough for
+the fp32 numpy engine (`MiniLM.uses_numpy`; the two engines' vectors are within cosine ~0.97). Until 2026-12-01 the
+int8 engine embedded batches of 16 with one quantisation scale per batch, a vector read back differed from a fresh
+one, and that changed answers: outlets-refusal's 40 test questions over an index built for them and over one whose
+vectors were all read back, same code and machine, 6 answers differed (refusal 0.30 against 0.25). Files are keyed
+by `rag.embed.VECTOR_KINDS`, so vectors of the old scheme are never read as the new. Eval indexes only: an index a
+user builds embeds its own texts.
 """
 
 from __future__ import annotations

@@ -271,8 +271,11 @@ def ours(index_dir: Path, model: str, generator: Generator | None = None) -> Ask
 def index_path(qs: QuestionSet, settings: Settings, sentence_vectors: bool = True) -> Path:
     """Where the set's index is cached. ":sv": built with sentence vectors (a cache from before them ranks
     sentences by embedding them on the fly, so it is not reused)."""
+    from rag.embed import VECTOR_KINDS
+
     chunks = (settings.chunk_sentences, settings.chunk_overlap)
-    variant = "" if settings.embedder_variant == "fp32" else f":{settings.embedder_variant}"  # fp32: as before
+    kind = VECTOR_KINDS[settings.embedder_variant]
+    variant = "" if kind == "fp32" else f":{kind}"  # fp32: as before
     where = f":{settings.store}" if settings.store else ""  # RAG_STORE: an index whose vectors live in Milvus
     return CACHE / f"{qs.name}-{qs.corpus_hash(str(chunks) + variant + (':sv' if sentence_vectors else '') + where)}"
 
@@ -280,7 +283,7 @@ def index_path(qs: QuestionSet, settings: Settings, sentence_vectors: bool = Tru
 def build_index(qs: QuestionSet, settings: Settings | None = None) -> Path:
     """The set's corpus indexed with the settings' chunking (default: Settings()), cached by content."""
     from rag import store as store_mod
-    from rag.embed import MiniLM
+    from rag.embed import VECTOR_KINDS, MiniLM
     from rag.evals.embedcache import CachedEmbedder, cache_path
     from rag.library import Library
     from rag.store import legacy
@@ -295,7 +298,8 @@ def build_index(qs: QuestionSet, settings: Settings | None = None) -> Path:
     if not done.exists():
         print(f"building the index of {qs.name} in {index_dir} ...", file=sys.stderr)
         inner = MiniLM(variant=s.embedder_variant)
-        embedder = CachedEmbedder(inner, cache_path(CACHE.parent / "embeddings", inner.name, inner.variant))
+        kind = VECTOR_KINDS[inner.variant]
+        embedder = CachedEmbedder(inner, cache_path(CACHE.parent / "embeddings", inner.name, kind))
         lib = Library(index_dir, embedder=embedder, chunk_sentences=chunks[0], chunk_overlap=chunks[1], store=s.store)
         summary = lib.ingest([qs.corpus]) if isinstance(qs.corpus, Path) else lib.add_articles(list(qs.corpus))
         lib.close()

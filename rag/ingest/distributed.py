@@ -6,8 +6,8 @@ Two Ray Data stages:
 2. `_Embed` (an actor pool, one embedder loaded per actor): slices of texts → vectors.
 
 The slices are the local path's (`EMBED_BATCH` texts of one commit batch, in order) and each is embedded by the
-same engine the local embedder would have used (numpy fp32 or torch int8), because int8 vectors depend on what
-is embedded together: so both engines store the same vectors. A commit batch (`BATCH_ARTICLES` articles) is
+same engine the local embedder would have used (numpy fp32 below a slice size, torch int8 or fp32 above it; see
+`MiniLM.uses_numpy`), so both paths store the same vectors. A commit batch (`BATCH_ARTICLES` articles) is
 written as soon as all its slices are back, in input order; a worker killed mid-slice is restarted and the
 slice run again (`RETRIES` times), so nothing is lost or written twice.
 """

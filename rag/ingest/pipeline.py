@@ -18,7 +18,7 @@ from rag.settings import DEFAULTS
 from rag.store import Manifest, Store
 
 BATCH_ARTICLES = 1000  # articles per commit: a crash loses at most the batch in progress, never part of one
-EMBED_BATCH = 512  # texts per call to the embedder (int8 vectors depend a little on what is embedded together)
+EMBED_BATCH = 512  # texts per call to the embedder (a call of at most 64 runs numpy fp32: MiniLM.uses_numpy)
 
 
 @dataclass(frozen=True)
