@@ -13,7 +13,7 @@ The int8 engine embeds each text alone. Dynamic quantisation scales a batch's ac
 text's vector depended on the texts beside it (the same RealTimeQA sentence among other batchmates: cosine down to
 0.84, mean 0.97), and an index depended on how its articles happened to be batched at ingestion. Alone, a text's int8
 vector depends on the text only (and it is closer to fp32). Chunks cost about the same that way; short sentences
-are slower (bench `ingest`).
+are slower (about a quarter off ingestion speed: README, "Ingestion speed").
 """
 
 from __future__ import annotations
