@@ -6,9 +6,8 @@ Two engines compute the same vectors (they agree to ~3e-7, tests/test_minilm.py)
 - sentence-transformers on torch, ~5 s to import but ~1.4x faster on batches of long chunks: bulk ingestion.
 
 `variant="int8"` quantises the torch engine's Linear layers to int8 (torch dynamic quantisation, weights per
-channel) for faster bulk ingestion; the numpy engine, and so every question, stays fp32. What an int8 index stores
-always comes from the int8 engine, however few texts an ingest brings (`embed_to_store`). Both variants embed into
-the same space (same `name`); python -m rag.evals.bench.int8 measures the speed and the retrieval cost.
+channel) for faster bulk ingestion; the numpy engine, and so every question, stays fp32. Both variants embed into the
+same space (same `name`); python -m rag.evals.bench.int8 measures the speed and the retrieval cost.
 
 The int8 engine embeds each text alone. Dynamic quantisation scales a batch's activations together, so in a batch a
 text's vector depended on the texts beside it (the same RealTimeQA sentence among other batchmates: cosine down to
@@ -116,26 +115,7 @@ class MiniLM:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.uses_numpy(len(texts), self._model is not None):
             return self.numpy_model.encode(texts)
-        return self._torch(texts)
-
-    def embed_to_store(self, texts: list[str]) -> np.ndarray:
-        """Vectors for an index to store. fp32: `embed` (its two engines agree to ~3e-7). int8: the int8 engine
-        however few the texts, so a text's stored vector depends on the text alone, not on whether it came in a call
-        small enough for the numpy engine (an fp32 vector sits ~0.01 closer to a question than the same text's int8
-        one, so articles added one at a time ranked above the same articles added in bulk). A first small ingest
-        into an int8 index therefore loads torch (~5 s)."""
-        if self._variant != "int8" or not texts:
-            return self.embed(texts)
-        return self._torch(texts)
-
-    def _torch(self, texts: list[str]) -> np.ndarray:
         batch = 1 if self._variant == "int8" else self.batch_size  # int8: each text alone (module docstring)
         vecs = self.model.encode(texts, batch_size=batch, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vecs, dtype=np.float32)
-
-
-def embed_to_store(embedder: Embedder, texts: list[str]) -> np.ndarray:
-    """`embedder`'s vectors for an index to store: its `embed_to_store` where it has one (MiniLM), else `embed`."""
-    own = getattr(embedder, "embed_to_store", None)
-    return own(texts) if own is not None else embedder.embed(texts)

@@ -90,35 +90,6 @@ def test_an_int8_vector_depends_on_its_text_alone(vectors, texts) -> None:
     assert np.array_equal(again, int8_vecs)
 
 
-def test_an_int8_index_stores_int8_vectors_however_few_texts_an_ingest_brings(vectors, tmp_path) -> None:
-    """The seed article added on its own (56 texts: few enough for the numpy engine, which `embed` would use) and
-    added among other articles in one bulk ingest: the index stores the very same int8 vectors either way. (Before,
-    the small ingest stored fp32 vectors, ~0.01 closer to a question than the same texts' int8 ones.)"""
-    from rag.ingest.articles import make_article
-    from rag.library import Library
-
-    int8, _, _ = vectors
-    text = SEED_FILE.read_text(encoding="utf-8")
-    seed = make_article(text.splitlines()[0], text)
-    words = "harbour council grain ports budget strike railway senate drought reactor convoy tariffs".split()
-    others = [make_article(f"Story {i}", " ".join(f"{words[(i + j) % 12].capitalize()} {words[(i * j) % 12]} "
-                                                  f"{words[(j + 5) % 12]} rose {i * 40 + j}." for j in range(30)))
-              for i in range(3)]
-    alone, bulk = Library(tmp_path / "alone", embedder=int8), Library(tmp_path / "bulk", embedder=int8)
-    alone.add_articles([seed])
-    bulk.add_articles([*others, seed])
-    texts = [alone.store.chunk_text(c) for c in alone.store.chunks_of(seed.id)]
-    sentences = [s.text for s in alone.store.sentences(seed.id)]
-    assert len(texts) + len(sentences) <= int8.small_batch  # what `embed` would have sent to the numpy engine
-    for lib in (alone, bulk):
-        chunk_ids = [c.id for c in lib.store.chunks_of(seed.id)]
-        got = np.stack([lib.store.vector(c) for c in chunk_ids])
-        assert np.array_equal(got, int8.embed_to_store(texts))
-        stored = lib.store.sentence_vectors(seed.id).astype(np.float32)  # kept as float16
-        assert np.array_equal(stored, int8.embed_to_store(sentences).astype(np.float16).astype(np.float32))
-    assert not np.allclose(int8.embed_to_store(texts), int8.embed(texts), atol=1e-3)  # `embed`: numpy fp32
-
-
 def test_same_top1_chunk_and_fp32_questions(minilm, vectors, texts) -> None:
     int8, fp32_vecs, int8_vecs = vectors
     n_chunks = len(texts[1])

@@ -7,9 +7,8 @@ one SQLite file per model and variant, keyed by the sha1 of the text; a text see
 embedded again.
 
 A vector read back is the one a fresh build would compute: the int8 engine embeds each text alone, so a text's
-vector depends on the text only (`rag.embed`). (Until 2026-12-01's fifth session a call small enough for the fp32
-numpy engine, `MiniLM.uses_numpy`, stored fp32 vectors, within cosine ~0.97 of the int8 ones; caches from before
-then can hold a few of those; every text an index stores now comes from the int8 engine.) Until 2026-12-01 the
+vector depends on the text only (`rag.embed`), unless one of the two builds embedded it in a call small enough for
+the fp32 numpy engine (`MiniLM.uses_numpy`; the two engines' vectors are within cosine ~0.97). Until 2026-12-01 the
 int8 engine embedded batches of 16 with one quantisation scale per batch, a vector read back differed from a fresh
 one, and that changed answers: outlets-refusal's 40 test questions over an index built for them and over one whose
 vectors were all read back, same code and machine, 6 answers differed (refusal 0.30 against 0.25). Files are keyed
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embed import Embedder, embed_to_store
+from rag.embed import Embedder
 
 _LOOKUP = 500  # keys per SELECT (SQLite's default limit on host parameters is 999 on old builds)
 
@@ -49,7 +48,6 @@ class CachedEmbedder:
         return getattr(self.inner, "variant", "fp32")
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """The vectors `inner` stores in an index (`embed_to_store`): this wraps only the embedder that builds one."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         keys = [hashlib.sha1(t.encode("utf-8", "surrogatepass")).digest() for t in texts]
         found = self._lookup(keys)
@@ -60,7 +58,7 @@ class CachedEmbedder:
             else:
                 todo.append(i)
         if todo:
-            fresh = embed_to_store(self.inner, [texts[i] for i in todo])
+            fresh = self.inner.embed([texts[i] for i in todo])
             out[todo] = fresh
             with self._db:
                 self._db.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?)",

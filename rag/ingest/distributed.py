@@ -6,9 +6,8 @@ Two Ray Data stages:
 2. `_Embed` (an actor pool, one embedder loaded per actor): slices of texts → vectors.
 
 The slices are the local path's (`EMBED_BATCH` texts of one commit batch, in order) and each is embedded by the
-same engine the local embedder would have used (fp32: numpy below a slice size, torch above it, see
-`MiniLM.uses_numpy`; int8: the int8 engine at any size, `MiniLM.embed_to_store`), so both paths store the same
-vectors. A commit batch (`BATCH_ARTICLES` articles) is
+same engine the local embedder would have used (numpy fp32 below a slice size, torch int8 or fp32 above it; see
+`MiniLM.uses_numpy`), so both paths store the same vectors. A commit batch (`BATCH_ARTICLES` articles) is
 written as soon as all its slices are back, in input order; a worker killed mid-slice is restarted and the
 slice run again (`RETRIES` times), so nothing is lost or written twice.
 """
@@ -28,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.embed import Embedder, MiniLM, embed_to_store
+from rag.embed import Embedder, MiniLM
 from rag.errors import RagError
 from rag.ingest.articles import Article, Skipped
 from rag.ingest.pipeline import BATCH_ARTICLES, EMBED_BATCH, IngestSummary, Planned, _write, add_up, prepare
@@ -129,13 +128,13 @@ def _prepare_batch(batch: dict[str, np.ndarray], chunk_sentences: int, chunk_ove
 
 
 def _embed_as(embedder: Embedder, texts: list[str], engine: str) -> np.ndarray:
-    """`texts` embedded by the engine the local embedder would have used for them (MiniLM fp32: numpy below a size
-    or before torch is loaded, torch after; int8: always its own engine, `embed_to_store`)."""
+    """`texts` embedded by the engine the local embedder would have used for them (MiniLM: numpy below a size or
+    before torch is loaded, torch int8/fp32 after)."""
     if engine == "numpy":
         return embedder.numpy_model.encode(texts)  # type: ignore[attr-defined]
     if engine == "torch":
         embedder.model  # type: ignore[attr-defined]  # noqa: B018 - load torch, as the local embedder has by now
-    return embed_to_store(embedder, texts)
+    return embedder.embed(texts)
 
 
 class _Embed:
@@ -186,7 +185,7 @@ def _factory(embedder: Embedder) -> Callable[[], Embedder]:
 
 def _engines(embedder: Embedder, sizes: list[int]) -> list[str]:
     """For each slice, in order, the engine `embedder.embed` would pick on this process (MiniLM.uses_numpy)."""
-    if not isinstance(embedder, MiniLM) or embedder.variant == "int8":  # int8: its own engine at any size
+    if not isinstance(embedder, MiniLM):
         return ["embed"] * len(sizes)
     loaded = getattr(embedder, "_model", None) is not None
     out = []

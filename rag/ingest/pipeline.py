@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from rag import store as store_mod
-from rag.embed import Embedder, embed_to_store
+from rag.embed import Embedder
 from rag.ingest.articles import Article, Skipped, iter_files, load_file
 from rag.ingest.chunks import article_chunks
 from rag.ingest.dedupe import sketch
@@ -18,7 +18,7 @@ from rag.settings import DEFAULTS
 from rag.store import Manifest, Store
 
 BATCH_ARTICLES = 1000  # articles per commit: a crash loses at most the batch in progress, never part of one
-EMBED_BATCH = 512  # texts per call to the embedder (MiniLM.embed_to_store: the index's own engine at any size)
+EMBED_BATCH = 512  # texts per call to the embedder (a call of at most 64 runs numpy fp32: MiniLM.uses_numpy)
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def _embed_with_progress(embedder: Embedder, texts: list[str], progress: Callabl
         return np.zeros((0, embedder.dim), dtype=np.float32)
     parts = []
     for i in range(0, len(texts), batch):
-        parts.append(embed_to_store(embedder, texts[i : i + batch]))
+        parts.append(embedder.embed(texts[i : i + batch]))
         if progress:
             progress(min(i + batch, len(texts)), len(texts))
     return np.concatenate(parts)
