@@ -192,10 +192,11 @@ def test_sigkill_during_ingest_never_tears_the_index(tmp_path: Path, batches) ->
 
     rng = random.Random(7)
     outcomes: list[tuple[float, int | None, str, list[str]]] = []
-    trial = 0
     # TRIALS kills, then more (up to as many again) while no kill has yet landed after the commit or inside the write:
     # a run's length varies on a busy machine, and one calibration can be off by more than the margins below
-    while trial < TRIALS or (trial < 2 * TRIALS and not _covered(outcomes)):
+    for trial in range(2 * TRIALS):
+        if trial >= TRIALS and _covered(outcomes):
+            break
         index = tmp_path / f"t{trial:02d}"
         shutil.copytree(pristine, index)
         # half the kills anywhere in the run or just after it, half aimed at the write (save) phase
@@ -217,7 +218,6 @@ def test_sigkill_during_ingest_never_tears_the_index(tmp_path: Path, batches) ->
         lib.remove(gone)
         assert _check(index, old, {k: v for k, v in new.items() if k != gone}, fake) == "new"
         assert [d for d in _debris(index) if d != "store.sqlite3-wal"] == []
-        trial += 1
 
     killed = [o for o in outcomes if o[1] == -signal.SIGKILL]
     states = {o[2] for o in outcomes}
