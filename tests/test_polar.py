@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.polar import SUPPORTED, is_polar, parts, proposition, verdict
+from rag.answer.polar import SIMILAR, SUPPORTED, SUPPORTED_SIMILAR, is_polar, parts, proposition, verdict
 from rag.answer.retrieve import Evidence
 from rag.ingest.articles import make_article
 from rag.ingest.sentences import split_sentences
@@ -107,3 +107,27 @@ def test_the_order_of_two_reports_comes_from_their_dates() -> None:
                        source="CNN", date="2022-10-27")
     same = [Evidence(s, art, 0.6, 0.5) for s in split_sentences(art.id, art.text)]
     assert verdict(q.format("before"), [same], {}) is None
+
+
+QUAKE = ("The magnitude 5.9 quake struck during the early hours of Wednesday near the city of Khost in eastern "
+         "Afghanistan.")
+
+
+def test_a_paraphrase_close_in_meaning_is_supported_with_fewer_shared_words() -> None:
+    q = "Did CNN report that a magnitude 5.9 earthquake hit eastern Afghanistan, flattening stone homes?"
+    far = verdict(q, [[_ev(QUAKE)]], {})  # cosine 0.5: the shared words alone must cover SUPPORTED
+    close = Evidence(_ev(QUAKE).sentence, _ev(QUAKE).article, 0.6, SIMILAR)
+    near = verdict(q, [[close]], {})
+    assert far is None
+    assert near is not None and near.says == "Yes"
+    assert SUPPORTED_SIMILAR <= near.parts[0].covered < SUPPORTED
+
+
+def test_an_amount_stated_otherwise_beside_one_that_matches_is_no() -> None:
+    context = [_ev("Joey Chestnut won the contest, devouring an astounding 63 hot dogs and buns in 10 minutes.")]
+    no = verdict("Did CNN report that Chestnut won the contest after eating 33 hot dogs and buns in 10 minutes?",
+                 [context], {})
+    assert no is not None and no.says == "No" and no.parts[0].other
+    yes = verdict("Did CNN report that Chestnut won the contest after eating 63 hot dogs and buns in 10 minutes?",
+                  [context], {})
+    assert yes is not None and yes.says == "Yes"

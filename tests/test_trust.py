@@ -200,7 +200,8 @@ def test_a_yes_no_question_naming_someone_never_mentioned_gets_no_where_a_senten
     assert not a.refused and a.mode == "verdict"
     assert a.text.startswith("No. The articles don't mention ") and "Olek Brannik; they say: " in a.text
     assert any("Rustem Umerov" in c.text for c in a.citations)
-    # nothing says the rest of it of someone else: refused by the missing name, as a question asking who would be
+    # two names never mentioned (Macron, Geneva) are not one put in another's place: refused by the missing names, as
+    # a question asking who would be
     b = answerer.ask("Did Macron propose a new round of talks in Geneva?")
     assert b.refused and "Macron" in b.text
 

@@ -400,9 +400,10 @@ class Answerer:
         refusal when they do not settle it. A name the retrieved articles never mention (`missing`) leaves one
         verdict: "No", where a sentence says the rest of it of someone or something else ("Did CNN report that
         Florida's governor declared an emergency for Jackson?": "No. The articles don't mention Florida; they say:
-        Mississippi's governor …"); otherwise the question is refused by that name."""
+        Mississippi's governor …"); otherwise, or when two names are never mentioned ("Did Macron propose talks in
+        Geneva?": that is not one name put in another's place), the question is refused by those names."""
         t0 = time.perf_counter()
-        found = verdict(standalone, contexts, idf)
+        found = None if len(missing) > 1 else verdict(standalone, contexts, idf)
         t["verify"] = time.perf_counter() - t0
         if found is None or (missing and found.says != "No"):
             return self._refusal(question, standalone, contexts[0], t, missing)

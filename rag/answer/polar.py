@@ -8,12 +8,15 @@ its own too, `Answerer.part_contexts`). Each part is matched to the retrieved se
 content words, rarer words counting more (the title and outlet of the sentence's article count too: "CNN" is the
 outlet, not a word of the sentence). Then:
 
-* every part covered at least `SUPPORTED` by a sentence that names what the part names and states its amounts
-  (within `NAMES_WITHIN` characters of it): "Yes", citing each part's sentence;
-* a part covered that well once one of its names or amounts is left aside, where its sentence names or states
-  another one in that place ("Did CNN report that Tesla …?" where CNN wrote "Ford …"), or a part covered by a
-  sentence that denies it ("Has a date been set?": "no date has been set"; a negation in one and not the other):
-  "No", citing what it says;
+* every part supported by a sentence that names what the part names and states its amounts (within `NAMES_WITHIN`
+  characters of it) and covers at least `SUPPORTED` of it, or at least `SUPPORTED_SIMILAR` where the sentence is
+  also close in meaning (MiniLM cosine to the question ≥ `SIMILAR`: the quiz's "a magnitude 5.9 earthquake hit
+  eastern Afghanistan" and the article's "The magnitude 5.9 quake struck … near the city of Khost"): "Yes", citing
+  each part's sentence;
+* a part covered at least `OTHERWISE` once one of its names or amounts is left aside, where its sentence names or
+  states another one in that place ("Did CNN report that Tesla …?" where CNN wrote "Ford …"; "33 hot dogs in 10
+  minutes" where CNN wrote "63 hot dogs … in 10 minutes"), or a part covered that well by a sentence that denies it
+  ("Has a date been set?": "no date has been set"; a negation in one and not the other): "No", citing what it says;
 * a question asking whether one report came before or after another, each part supported in its own dated
   article: the articles' dates decide (a part said otherwise gives no verdict here: that does not date a report);
 * anything else: no verdict (the caller refuses: the articles don't say).
@@ -32,7 +35,9 @@ from rag.answer.verifier import name_in, question_names, vocabulary
 from rag.ingest.sentences import split_spans
 
 SUPPORTED = 0.6  # a part's weighted content words that its sentence (with its article's title and outlet) must hold
-OTHERWISE = 0.8  # ... and one that says otherwise (a "No" needs more than a "Yes")
+SUPPORTED_SIMILAR = 0.5  # ... when the sentence is close in meaning to the question (cosine ≥ `SIMILAR`)
+SIMILAR = 0.6
+OTHERWISE = 0.6  # ... and one that says otherwise, once the name or amount it replaces is left aside
 AMOUNT_SLACK = 0.05  # amounts this close are the same amount ("$402 million", "more than $400 million")
 MIN_WORDS = 2  # content words a part needs for a verdict ("Is the war over?" has one: "war")
 FULL_BELOW = 5  # a part with fewer content words must be covered whole
@@ -151,10 +156,11 @@ def parts(question: str) -> tuple[list[str], str]:
 
 
 def _match(part: str, context: Sequence[Evidence], idf: Mapping[str, float]) -> Part:
-    """The part's sentence: the one that supports it best (covers at least `SUPPORTED`, whole when the part is short,
-    does not deny it, names what the part names and states its amounts within `NAMES_WITHIN` characters); when none
-    does, the one that says otherwise best (covers at least `OTHERWISE` leaving aside one name or amount that it
-    replaces with another, or covers that much and denies it); else the closest, unsupported."""
+    """The part's sentence: the one that supports it best (covers at least `SUPPORTED`, or `SUPPORTED_SIMILAR` when
+    close in meaning; whole when the part is short; does not deny it, names what the part names and states its
+    amounts within `NAMES_WITHIN` characters); when none does, the one that says otherwise best (covers at least
+    `OTHERWISE` leaving aside one name or amount that it replaces with another, or covers that much and denies it);
+    else the closest, unsupported."""
     weights = {st: w for st, w in term_weights(part, idf).items() if st not in _REPORTING}
     if len(weights) < MIN_WORDS:
         return Part(part, None, 0.0, False)
@@ -178,19 +184,28 @@ def _match(part: str, context: Sequence[Evidence], idf: Mapping[str, float]) -> 
         said = vocabulary(f"{ev.sentence.text}\n{art.title}\n{art.source}")
         # support names what the part names and states its amounts, in the sentence or near it
         whole = len(weights) >= FULL_BELOW or full == 1.0  # a short part's every word matters: "accepted talks"
-        if (full >= SUPPORTED and whole and not denies and full > support.covered
+        enough = full >= SUPPORTED or (full >= SUPPORTED_SIMILAR and ev.dense >= SIMILAR)
+        if (enough and whole and not denies and full > support.covered
                 and _holds(_around(ev), names, amounts)):
             support = Part(part, ev, full, False, True)
         rest = full if denies else 0.0
         for name in names:  # a name the sentence lacks, where the sentence names someone or something else
             if not name_in(name, said) and _names_another(ev.sentence.text, part):
                 rest = max(rest, weighted_share({st: w for st, w in weights.items() if st not in stems(name)}, have))
-        if amounts and stated and not any(_close(a, b) for a in amounts for b in stated):
+        if _replaces(amounts, stated):
             rest = max(rest, weighted_share({st: w for st, w in weights.items()
                                              if not any(ch.isdigit() for ch in st)}, have))
         if rest >= OTHERWISE and rest > otherwise.covered:
             otherwise = Part(part, ev, rest, True)
     return support if support.evidence else otherwise if otherwise.evidence else closest
+
+
+def _replaces(amounts: set[float], stated: set[float]) -> bool:
+    """Does a sentence stating `stated` put another amount where the part has one of `amounts`: one of the part's
+    amounts is not stated, and the sentence states one the part lacks ("33 hot dogs in 10 minutes" against "63 hot
+    dogs … in 10 minutes")?"""
+    return (any(not any(_close(a, b) for b in stated) for a in amounts)
+            and any(not any(_close(a, b) for a in amounts) for b in stated))
 
 
 def _close(a: float, b: float) -> bool:
