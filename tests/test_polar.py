@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.polar import SIMILAR, SUPPORTED, SUPPORTED_SIMILAR, is_polar, parts, proposition, verdict
+from rag.answer.polar import DENIED, SIMILAR, SUPPORTED, SUPPORTED_SIMILAR, is_polar, parts, proposition, verdict
 from rag.answer.retrieve import Evidence
 from rag.ingest.articles import make_article
 from rag.ingest.sentences import split_sentences
@@ -131,3 +131,12 @@ def test_an_amount_stated_otherwise_beside_one_that_matches_is_no() -> None:
     yes = verdict("Did CNN report that Chestnut won the contest after eating 63 hot dogs and buns in 10 minutes?",
                   [context], {})
     assert yes is not None and yes.says == "Yes"
+
+
+def test_a_denial_must_cover_more_of_the_question_than_a_swapped_name() -> None:
+    context = [_ev("No date has been set for the next round of talks in Istanbul.")]
+    no = verdict("Has a date been set for the next round of talks in Istanbul?", [context], {})
+    assert no is not None and no.says == "No" and no.parts[0].covered >= DENIED
+    # two thirds of its words: below DENIED, so the denial settles nothing
+    assert verdict("Has a date been set for the next round of talks in Istanbul between warring delegations in spring?",
+                   [context], {}) is None

@@ -15,8 +15,9 @@ outlet, not a word of the sentence). Then:
   each part's sentence;
 * a part covered at least `OTHERWISE` once one of its names or amounts is left aside, where its sentence names or
   states another one in that place ("Did CNN report that Tesla …?" where CNN wrote "Ford …"; "33 hot dogs in 10
-  minutes" where CNN wrote "63 hot dogs … in 10 minutes"), or a part covered that well by a sentence that denies it
-  ("Has a date been set?": "no date has been set"; a negation in one and not the other): "No", citing what it says;
+  minutes" where CNN wrote "63 hot dogs … in 10 minutes"), or a part covered at least `DENIED` by a sentence that
+  denies it ("Has a date been set?": "no date has been set"; a negation in one and not the other): "No", citing
+  what it says;
 * a question asking whether one report came before or after another, each part supported in its own dated
   article: the articles' dates decide (a part said otherwise gives no verdict here: that does not date a report);
 * anything else: no verdict (the caller refuses: the articles don't say).
@@ -38,6 +39,7 @@ SUPPORTED = 0.6  # a part's weighted content words that its sentence (with its a
 SUPPORTED_SIMILAR = 0.5  # ... when the sentence is close in meaning to the question (cosine ≥ `SIMILAR`)
 SIMILAR = 0.6
 OTHERWISE = 0.6  # ... and one that says otherwise, once the name or amount it replaces is left aside
+DENIED = 0.8  # ... and one that denies it ("no date has been set" for "Has a date been set?")
 AMOUNT_SLACK = 0.05  # amounts this close are the same amount ("$402 million", "more than $400 million")
 MIN_WORDS = 2  # content words a part needs for a verdict ("Is the war over?" has one: "war")
 FULL_BELOW = 5  # a part with fewer content words must be covered whole
@@ -159,7 +161,7 @@ def _match(part: str, context: Sequence[Evidence], idf: Mapping[str, float]) -> 
     """The part's sentence: the one that supports it best (covers at least `SUPPORTED`, or `SUPPORTED_SIMILAR` when
     close in meaning; whole when the part is short; does not deny it, names what the part names and states its
     amounts within `NAMES_WITHIN` characters); when none does, the one that says otherwise best (covers at least
-    `OTHERWISE` leaving aside one name or amount that it replaces with another, or covers that much and denies it);
+    `OTHERWISE` leaving aside one name or amount that it replaces with another, or covers `DENIED` and denies it);
     else the closest, unsupported."""
     weights = {st: w for st, w in term_weights(part, idf).items() if st not in _REPORTING}
     if len(weights) < MIN_WORDS:
@@ -188,7 +190,7 @@ def _match(part: str, context: Sequence[Evidence], idf: Mapping[str, float]) -> 
         if (enough and whole and not denies and full > support.covered
                 and _holds(_around(ev), names, amounts)):
             support = Part(part, ev, full, False, True)
-        rest = full if denies else 0.0
+        rest = full if denies and full >= DENIED else 0.0  # negations are often reworded: a denial needs more
         for name in names:  # a name the sentence lacks, where the sentence names someone or something else
             if not name_in(name, said) and _names_another(ev.sentence.text, part):
                 rest = max(rest, weighted_share({st: w for st, w in weights.items() if st not in stems(name)}, have))
