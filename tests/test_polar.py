@@ -140,3 +140,13 @@ def test_a_denial_must_cover_more_of_the_question_than_a_swapped_name() -> None:
     # two thirds of its words: below DENIED, so the denial settles nothing
     assert verdict("Has a date been set for the next round of talks in Istanbul between warring delegations in spring?",
                    [context], {}) is None
+
+
+def test_a_name_is_put_in_another_s_place_only_where_its_article_never_mentions_it() -> None:
+    q = "Did CNN report that the Kremlin said major agreements were hardly possible at the talks?"
+    said = "Peskov said major agreements were hardly possible at the talks."
+    # the article names the Kremlin elsewhere: Peskov speaks for it, he does not replace it
+    yes = verdict(q, [[_ev(f"{said} He speaks for the Kremlin.")]], {})
+    assert yes is not None and yes.says == "Yes"
+    no = verdict(q, [[_ev(f"{said} He spoke in Moscow.")]], {})
+    assert no is not None and no.says == "No" and no.parts[0].other

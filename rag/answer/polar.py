@@ -14,10 +14,10 @@ outlet, not a word of the sentence). Then:
   eastern Afghanistan" and the article's "The magnitude 5.9 quake struck … near the city of Khost"): "Yes", citing
   each part's sentence;
 * a part covered at least `OTHERWISE` once one of its names or amounts is left aside, where its sentence names or
-  states another one in that place ("Did CNN report that Tesla …?" where CNN wrote "Ford …"; "33 hot dogs in 10
-  minutes" where CNN wrote "63 hot dogs … in 10 minutes"), or a part covered at least `DENIED` by a sentence that
-  denies it ("Has a date been set?": "no date has been set"; a negation in one and not the other): "No", citing
-  what it says;
+  states another one in that place (a name its article never mentions: "Did CNN report that Tesla …?" where CNN
+  wrote "Ford …"; "33 hot dogs in 10 minutes" where CNN wrote "63 hot dogs … in 10 minutes"), or a part covered at
+  least `DENIED` by a sentence that denies it ("Has a date been set?": "no date has been set"; a negation in one and
+  not the other): "No", citing what it says;
 * a question asking whether one report came before or after another, each part supported in its own dated
   article: the articles' dates decide (a part said otherwise gives no verdict here: that does not date a report);
 * anything else: no verdict (the caller refuses: the articles don't say).
@@ -173,6 +173,7 @@ def _match(part: str, context: Sequence[Evidence], idf: Mapping[str, float]) -> 
     amounts = quantities(plain)
     negated = bool(_NEGATION.search(part))
     support = closest = Part(part, None, 0.0, False)
+    whole_article: dict[str, set[str]] = {}  # each article's vocabulary, title and outlet included
     otherwise = closest
     for ev in context:
         art = ev.article
@@ -183,7 +184,6 @@ def _match(part: str, context: Sequence[Evidence], idf: Mapping[str, float]) -> 
         if full > closest.covered:
             closest = Part(part, ev, full, False)
         stated = quantities(ev.sentence.text)
-        said = vocabulary(f"{ev.sentence.text}\n{art.title}\n{art.source}")
         # support names what the part names and states its amounts, in the sentence or near it
         whole = len(weights) >= FULL_BELOW or full == 1.0  # a short part's every word matters: "accepted talks"
         enough = full >= SUPPORTED or (full >= SUPPORTED_SIMILAR and ev.dense >= SIMILAR)
@@ -191,8 +191,12 @@ def _match(part: str, context: Sequence[Evidence], idf: Mapping[str, float]) -> 
                 and _holds(_around(ev), names, amounts)):
             support = Part(part, ev, full, False, True)
         rest = full if denies and full >= DENIED else 0.0  # negations are often reworded: a denial needs more
-        for name in names:  # a name the sentence lacks, where the sentence names someone or something else
-            if not name_in(name, said) and _names_another(ev.sentence.text, part):
+        if art.id not in whole_article:
+            whole_article[art.id] = vocabulary(f"{art.title}\n{art.source}\n{art.text}")
+        # a name the sentence's whole article lacks, where the sentence names someone or something else ("Peskov"
+        # for "the Kremlin" is no other name when the article names the Kremlin elsewhere)
+        for name in names:
+            if not name_in(name, whole_article[art.id]) and _names_another(ev.sentence.text, part):
                 rest = max(rest, weighted_share({st: w for st, w in weights.items() if st not in stems(name)}, have))
         if _replaces(amounts, stated):
             rest = max(rest, weighted_share({st: w for st, w in weights.items()
