@@ -37,7 +37,7 @@ from rag.ingest.sentences import split_spans
 
 SUPPORTED = 0.6  # a part's weighted content words that its sentence (with its article's title and outlet) must hold
 SUPPORTED_SIMILAR = 0.5  # ... when the sentence is close in meaning to the question (cosine ≥ `SIMILAR`)
-SIMILAR = 0.6
+SIMILAR = 0.6  # MiniLM cosine of question and sentence (`Evidence.dense`) that counts as close in meaning
 OTHERWISE = 0.6  # ... and one that says otherwise, once the name or amount it replaces is left aside
 DENIED = 0.8  # ... and one that denies it ("no date has been set" for "Has a date been set?")
 AMOUNT_SLACK = 0.05  # amounts this close are the same amount ("$402 million", "more than $400 million")
@@ -191,7 +191,7 @@ def _match(part: str, context: Sequence[Evidence], idf: Mapping[str, float]) -> 
                 and _holds(_around(ev), names, amounts)):
             support = Part(part, ev, full, False, True)
         rest = full if denies and full >= DENIED else 0.0  # negations are often reworded: a denial needs more
-        if art.id not in whole_article:
+        if names and art.id not in whole_article:  # only a question that names something needs it
             whole_article[art.id] = vocabulary(f"{art.title}\n{art.source}\n{art.text}")
         # a name the sentence's whole article lacks, where the sentence names someone or something else ("Peskov"
         # for "the Kremlin" is no other name when the article names the Kremlin elsewhere)
