@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -305,6 +306,29 @@ def test_scripted_unsure_rewording_of_a_sentence_gives_way_to_its_quote(seed_lib
     # a claim the verifier is sure of stays the answer (the Umerov claim: test_scripted_supported_claim_keeps_…)
     answerer, _ = scripted(seed_library.retriever, "Umerov [1].")
     assert answerer.ask(UMEROV_QUESTION).text == "Umerov. [1]"
+
+
+ZOO_ARTICLE = make_article(
+    "Lions escape their enclosure at Sydney zoo",
+    "Five lions escaped from their enclosure at Taronga Zoo in Sydney on Wednesday morning, prompting a full lockdown. "
+    "Staff found 4 of the lions within minutes near the enclosure. The fifth lion, a cub, was found an hour later. "
+    "No visitors were hurt, the zoo said in a statement.",
+    source="Test Wire", date="2022-11-02", url="https://example.test/zoo")
+
+
+def test_scripted_counting_draft_is_no_claim(tmp_path, minilm) -> None:
+    # The tiny model sometimes only numbers a list it never writes ("1. 2. 3. 4. 5."); its "4." and "5." were kept
+    # as claims, cited to sentences that hold a 4 and a five: "4. [1] 5. [2]" answered which animals escaped. The
+    # count is no claim; a claim before it still counts ("Lions", quoted as its sentence).
+    lib = Library(tmp_path, embedder=minilm)
+    lib.add_articles([ZOO_ARTICLE])
+    question = "Which animals slipped loose from their enclosure at a Sydney zoo this week?"
+    counted = re.compile(r"(?:^|\s)\d\. \[\d\]")
+    a = Answerer(lib.retriever, ScriptedGenerator(" 1. 2. 3. 4. 5.")).ask(question)
+    assert a.mode != "generated" and not counted.search(a.text), a.text
+    a = Answerer(lib.retriever, ScriptedGenerator("Lions [1]. Answer: 1. 2. 3. 4.")).ask(question)
+    assert not counted.search(a.text) and "lions" in a.text.lower(), a.text
+    assert [c.text for c in a.citations] == [ZOO_ARTICLE.text.split(". ")[0] + "."]
 
 
 def test_scripted_follow_up_claim_may_restate_the_conversation(seed_library) -> None:

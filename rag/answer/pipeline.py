@@ -74,10 +74,15 @@ def is_unusable(text: str, question: str) -> bool:
     return not new_words(text, question)
 
 
+# the tiny model numbering a list it never writes ("1. 2. 3. 4. 5.", "Serena Williams. Answer: 1. 2. 3."): no claim
+_COUNTING = re.compile(r"(?:^|\s)(?:answer\s*:\s*)?1\s*[.)]\s*(?:\[\d+\]\s*)?2\s*[.)]"
+                       r"(?:\s*(?:\[\d+\]\s*)?\d+\s*[.)])*\s*(?:\[\d+\]\s*)?$", re.I)
+
+
 def clean_draft(raw: str) -> str:
     text = raw.strip().split("\n\n")[0].split("\nQuestion")[0].strip()
     text = re.sub(r"^(short answer|answer)\s*:\s*", "", text, flags=re.I).strip()
-    return text
+    return _COUNTING.sub("", text).strip()
 
 
 @dataclass(frozen=True)
