@@ -223,6 +223,17 @@ class Article:
         return out
 
 
+# where a capital letter says nothing of a name: the question's start, a sentence's, and a reported clause's ("Did
+# CNN report that Various cities canceled …", a quiz writer's sentence pasted whole)
+_OPENS = re.compile(r"(?:^|(?<=[.?!:;])\s+|\b(?:that|whether)\s+)[\"“‘'(]?([A-Z][\w'’.&-]*)")
+
+
+def clause_openers(text: str) -> set[str]:
+    """The words that open the text, one of its sentences, or a clause after "that"/"whether", as written:
+    "Did CNN report that Various cities canceled fireworks?" → {"Did", "Various"}."""
+    return {m.group(1).strip(".") for m in _OPENS.finditer(text.strip())}
+
+
 def absent_names(q: Question, context: Sequence[Evidence], outlets: frozenset[str] = frozenset()) -> list[str]:
     """The question's names that no retrieved article (title, source, text) mentions. Names of outlets the library
     holds articles from (`outlets`: words of sources and web hosts) are never absent: "CNN's report" asks for a
@@ -239,12 +250,12 @@ def absent_names(q: Question, context: Sequence[Evidence], outlets: frozenset[st
         return known is not None and any(len(w) >= 4 and any(p not in known for p in normalize(w).split())
                                          and not word_in(w, vocab) for w in distinctive_words(n))
 
-    first = q.text.split()[0] if q.text.split() else ""
+    openers = clause_openers(q.text)
     out = []
     for n in q.names:
         if all(w in outlets or w in _DEMONYMS for w in distinctive_words(n)):
             continue
-        if first.startswith(n) and " " not in n:
+        if " " not in n and any(w.startswith(n) for w in openers):
             if unheard(n):
                 out.append(n)
         elif not name_in(n, vocab) or unheard(n):
