@@ -225,13 +225,17 @@ class Article:
 
 # where a capital letter says nothing of a name: the question's start, a sentence's, and a reported clause's ("Did
 # CNN report that Various cities canceled …", a quiz writer's sentence pasted whole)
-_OPENS = re.compile(r"(?:^|(?<=[.?!:;])\s+|\b(?:that|whether)\s+)[\"“‘'(]?([A-Z][\w'’.&-]*)")
+_OPENS = re.compile(r"(?:^|(?<=([.?!:;]))\s+|\b(?:that|whether)\s+)[\"“‘'(]?([A-Z][\w'’.&-]*)")
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,3}|[A-Z](?:\.[A-Z])*)\.$")  # "Gov.", "St.", "U.S.": no stop
 
 
 def clause_openers(text: str) -> set[str]:
     """The words that open the text, one of its sentences, or a clause after "that"/"whether", as written:
-    "Did CNN report that Various cities canceled fireworks?" → {"Did", "Various"}."""
-    return {m.group(1).strip(".") for m in _OPENS.finditer(text.strip())}
+    "Did CNN report that Various cities canceled fireworks?" → {"Did", "Various"}. A short capitalised word's period
+    ends no sentence: "Gov. Newsom" and "St. Orsanne" open nothing."""
+    text = text.strip()
+    return {m.group(2).strip(".") for m in _OPENS.finditer(text)
+            if not (m.group(1) == "." and _ABBREVIATION.search(text[: m.start()]))}
 
 
 def absent_names(q: Question, context: Sequence[Evidence], outlets: frozenset[str] = frozenset()) -> list[str]:
@@ -239,7 +243,8 @@ def absent_names(q: Question, context: Sequence[Evidence], outlets: frozenset[st
     holds articles from (`outlets`: words of sources and web hosts) are never absent: "CNN's report" asks for a
     kind of source, not a fact; nor are people named by where they come from ("Japanese", "Britons"), nor one
     place under another of its names ("Britain" where articles write "UK"). A name that is only the question's
-    first word ("Legendary director…", "Orsanne was rocked…") counts only when the index has never seen the word."""
+    first word ("Legendary director…", "Orsanne was rocked…"), or one that opens a sentence of it or a reported clause
+    ("… report that Various cities …": `clause_openers`), counts only when the index has never seen the word."""
     vocab: set[str] = set()
     for art in {ev.article.id: ev.article for ev in context}.values():
         vocab |= vocabulary(f"{art.title}\n{art.source}\n{art.text}") | set(re.split(r"[^a-z0-9]+", art.url.lower()))
@@ -255,7 +260,7 @@ def absent_names(q: Question, context: Sequence[Evidence], outlets: frozenset[st
     for n in q.names:
         if all(w in outlets or w in _DEMONYMS for w in distinctive_words(n)):
             continue
-        if " " not in n and any(w.startswith(n) for w in openers):
+        if " " not in n and any(re.fullmatch(re.escape(n) + r"(?:['’]s?|-.*)?", w) for w in openers):
             if unheard(n):
                 out.append(n)
         elif not name_in(n, vocab) or unheard(n):
