@@ -6,6 +6,7 @@ import pytest
 
 from rag.answer.answerability import (
     another_edition,
+    another_year,
     counted_noun,
     coverage,
     expected_type,
@@ -469,6 +470,34 @@ def test_without_dateline(sentence: str, rest: str) -> None:
 ])
 def test_another_edition(question: str, sentence: str, expected: bool) -> None:
     assert another_edition(question, sentence) is expected
+
+
+@pytest.mark.parametrize(("question", "sentence", "expected"), [
+    ("Who won the women's singles Wimbledon in 2021?",
+     "Wimbledon 2019 – women's singles: Serena Williams and Johanna Konta ...", True),
+    ("Who won the World Cup Final in 2018?", "2022 World Cup History.", True),
+    ("Who is the Walter Camp Award winner in 2017?", "The 2022 Walter Camp Player of the Year recipient is named.",
+     True),
+    ("Who won the 2022 Nobel Prize in Literature?", "The 2021 Nobel Prize in Literature went to Abdulrazak Gurnah.",
+     True),
+    ("Who plays Diana Prince in Wonder Woman 1984?", "In 2017's Wonder Woman, Gal Gadot played Diana Prince.", True),
+    # the question's year named too, or no year next to the name: the sentence may answer
+    ("Who won the 2022 Nobel Prize in Literature?", "The 2021 Nobel Prize went to Gurnah; the 2022 one to Ernaux.",
+     False),
+    ("Who won the women's singles Wimbledon in 2021?", "Ashleigh Barty beat Karolina Pliskova to win Wimbledon.",
+     False),
+    ("Who won the 2022 Nobel Prize in Literature?", "Annie Ernaux, who won the Nobel Prize, was born in 1940.", False),
+    # another year in passing, after the name's first mention (RGB's own positive snippet for 2018)
+    ("Which country won the most medals at the 2018 Winter Olympics?",
+     "Norway set the record for most total medals at a single Winter Olympics with 39, surpassing the 37 medals of "
+     "the United States won at the 2010 Winter Olympics.", False),
+    # a year that is part of a title, and a date, which says when rather than which edition
+    ("What is the release date of Cyberpunk 2077?", "Cyberpunk 2077: Phantom Liberty is out on 26 September 2023.",
+     False),
+    ("According to CNN's report of June 12, 2022, who won the vote?", "On June 10, 2021, Smith won the vote.", False),
+])
+def test_another_year(question: str, sentence: str, expected: bool) -> None:
+    assert another_year(question, sentence) is expected
 
 
 @pytest.mark.parametrize(("question", "sentence", "expected"), [

@@ -1,6 +1,6 @@
-"""A sentence about another edition of what the question names ("the 90th Academy Awards" for the 92nd) or about a
-former holder of the office it asks after ("the former president of FIFA") answers nothing, however alike: the
-real index, embedder and verifier, with fixed drafts that name what that sentence says."""
+"""A sentence about another edition of what the question names ("the 90th Academy Awards" for the 92nd, "Wimbledon
+2019" for 2021) or about a former holder of the office it asks after ("the former president of FIFA") answers
+nothing, however alike: the real index, embedder and verifier, with fixed drafts that name what that sentence says."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ def sports_library(tmp_path_factory, minilm) -> Library:
         make_article("Blatter speaks on Qatar", "Sepp Blatter, the former president of FIFA, said the decision to "
                      "award the World Cup to Qatar was a mistake. He spoke to a Swiss newspaper on Monday.",
                      url="https://sport.example/blatter", source="Sport Example", date="2022-11-08"),
+        make_article("Wimbledon 2019", "Wimbledon 2019 women's singles final: Simona Halep beat Serena Williams. "
+                     "Halep won in under an hour on Centre Court.",
+                     url="https://sport.example/wimbledon-2019", source="Sport Example", date="2019-07-13"),
     ])
     return lib
 
@@ -38,6 +41,16 @@ def test_another_edition_is_not_quoted_nor_cited(sports_library: Library) -> Non
         "Who won Best Actor at the 92nd Academy Awards?")
     assert a.refused and a.citations == ()
     assert a.closest[0].url == "https://film.example/oscars-90"  # shown as the closest, not as the answer
+
+
+def test_another_year_is_not_quoted_nor_cited(sports_library: Library) -> None:
+    a = Answerer(sports_library.retriever, FixedDraft("Simona Halep. [1]")).ask(
+        "Who won the women's singles final at Wimbledon in 2021?")
+    assert a.refused and a.citations == ()
+    assert a.closest[0].url == "https://sport.example/wimbledon-2019"
+    a = Answerer(sports_library.retriever, FixedDraft("Simona Halep. [1]")).ask(
+        "Who won the women's singles final at Wimbledon in 2019?")  # the year the articles tell of: answered
+    assert not a.refused and "Halep" in a.text
 
 
 def test_a_former_holder_does_not_answer_who_holds_the_office_now(sports_library: Library) -> None:

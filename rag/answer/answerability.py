@@ -103,9 +103,9 @@ def another_edition(question: str, sentence: str) -> bool:
     """Is the sentence about another numbered one of what the question names, and silent on the question's own?
     "Splatoon 1" for "Splatoon 2", "the 90th Academy Awards" for "the 92nd", "Pixel 4a" for "Pixel 5a", "Season 10"
     for "Season 11". A number counts when it is part of a name (the word it numbers is capitalised in the question:
-    "his 62nd home run" names nothing, and "61 home runs" is no other edition of it). Years are not compared: a
-    sentence that answers often names another year in passing ("Norway set the record … surpassing the 37 medals
-    the United States won at the 2010 Games" for 2018), and a year may be part of a title ("Wonder Woman 1984")."""
+    "his 62nd home run" names nothing, and "61 home runs" is no other edition of it). Years are left to
+    `another_year`, which is narrower: a sentence that answers often names another year in passing ("Norway set the
+    record … surpassing the 37 medals the United States won at the 2010 Games" for 2018)."""
     q = re.findall(r"[A-Za-z0-9]+", _WHEN.sub(" ", question))
     s = [w.lower() for w in re.findall(r"[A-Za-z0-9]+", sentence)]
     for i, word in enumerate(q):
@@ -121,6 +121,40 @@ def another_edition(question: str, sentence: str) -> bool:
             if (before and j and s[j - 1] == before) or (after and j + 1 < len(s) and s[j + 1] == after):
                 return True
     return False
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
+_OPENERS = {"who", "what", "which", "when", "where", "why", "how", "in", "at", "the", "of", "a", "an", "on", "did",
+            "does", "is", "was"}
+
+
+def another_year(question: str, sentence: str) -> bool:
+    """Is the sentence about another year's edition of what the question names, and silent on the question's year?
+    "Wimbledon 2019 – women's singles: …" for "Who won the women's singles Wimbledon in 2021?", "2022 World Cup
+    History" for "Who won the World Cup Final in 2018?". The name is a capitalised word of the question within four
+    words of its year; the sentence's first mention of it must carry another year (next to it, or one word away), so
+    a year named in passing later on does not count: "Norway set the record for most medals at a single Winter
+    Olympics, surpassing the 37 medals the United States won at the 2010 Winter Olympics" answers 2018's. A date
+    ("June 12, 2022") is when, not which edition; a year that is part of a title ("Cyberpunk 2077") is the same in
+    both."""
+    q = [_possessive(w) for w in _WORD.findall(_WHEN.sub(" ", question))]
+    years = {w for w in q if _YEAR.fullmatch(w)}
+    s = [_possessive(w) for w in _WORD.findall(_WHEN.sub(" ", sentence))]
+    if not years or years & set(s):
+        return False
+    names = {w.lower() for i, w in enumerate(q) for j, y in enumerate(q)
+             if y in years and 0 < abs(i - j) <= 4 and w[:1].isupper() and not _YEAR.fullmatch(w)
+             and w.lower() not in _OPENERS}
+    for name in names:
+        first = next((i for i, w in enumerate(s) if w.lower() == name), None)
+        if first is not None and any(_YEAR.fullmatch(s[k]) for k in range(max(0, first - 2), first + 3)
+                                     if k < len(s) and k != first):
+            return True
+    return False
+
+
+def _possessive(word: str) -> str:
+    return re.sub(r"['’]s$", "", word)
 
 
 # "Who is the CEO of Google?", "Who's the new president of FIFA?": who holds an office now

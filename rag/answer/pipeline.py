@@ -11,7 +11,7 @@ from datetime import timedelta
 import numpy as np
 
 from rag.answer.amounts import conflicting_amounts
-from rag.answer.answerability import another_edition, former_holder, only_contenders, stems
+from rag.answer.answerability import another_edition, another_year, former_holder, only_contenders, stems
 from rag.answer.claims import (
     Checked,
     Claim,
@@ -255,6 +255,7 @@ class Answerer:
         # finalists of what someone won, answers nothing, however alike: it is neither quoted nor backs a claim (a
         # refusal still shows it among the closest)
         context = [ev for ev in context if not (another_edition(standalone, ev.sentence.text)
+                                                or another_year(standalone, ev.sentence.text)
                                                 or former_holder(standalone, ev.sentence.text)
                                                 or only_contenders(standalone, ev.sentence.text))]
         rows = features(q, context, refused)
