@@ -105,9 +105,17 @@ def test_a_capital_that_opens_a_clause_names_nothing_the_index_knows() -> None:
     assert clause_openers("Did CNN report that Various cities canceled? Crowds cheered. “Macron said so: Paris") == {
         "Did", "Various", "Crowds", "Macron", "Paris"}
     assert clause_openers("Did Gov. Newsom and the U.S. Senate agree?") == {"Did"}  # an abbreviation ends nothing
+    # a quiz writer's sentence after an attribution that opens the question (a date's comma is inside it)
+    assert clause_openers("According to both CNN and USA Today, Historic rainfall led to flooding where?") == {
+        "According", "Historic"}
+    assert clause_openers("According to CNN's report of June 12, 2022, Scientists say what?") == {
+        "According", "Scientists"}
+    assert clause_openers("According to CNN, cities in Paris, Macron said what?") == {"According"}
+    assert clause_openers("Did CNN report that after the talks, Macron left?") == {"Did"}  # no attribution opens it
     assert absent_names(Question("Did CNN report that Various cities canceled their fireworks?", idf), [ev]) == []
     assert absent_names(Question("Cities canceled fireworks. Various reasons were given: which?", idf), [ev]) == []
     assert absent_names(Question("Did CNN report that Orsanne canceled its fireworks?", idf), [ev]) == ["Orsanne"]
+    assert absent_names(Question("According to both CNN and USA Today, Various cities canceled what?", idf), [ev]) == []
     # inside a clause a capital is a name, known to the index or not
     assert absent_names(Question("Did CNN report that cities in Various canceled fireworks?", idf), [ev]) == [
         "Various"]

@@ -227,15 +227,24 @@ class Article:
 # CNN report that Various cities canceled …", a quiz writer's sentence pasted whole)
 _OPENS = re.compile(r"(?:^|(?<=([.?!:;]))\s+|\b(?:that|whether)\s+)[\"“‘'(]?([A-Z][\w'’.&-]*)")
 _ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][a-z]{0,3}|[A-Z](?:\.[A-Z])*)\.$")  # "Gov.", "St.", "U.S.": no stop
+# an attribution that opens the question ("According to both CNN and USA Today, Historic rainfall led to …", "As
+# reported by CNN, …"; a date's comma, "June 12, 2022", is inside it): what follows its comma is the quiz writer's
+# sentence, pasted with its capital
+_ATTRIBUTED = re.compile(r"^(?i:according to|as reported|as [\w'’.]+(?: [\w'’.]+){0,3} reported|going by)\b"
+                         r"(?:[^,?]|,\s*\d{4}\b)*,\s+"
+                         r"[\"“‘'(]?([A-Z][\w'’.&-]*)")
 
 
 def clause_openers(text: str) -> set[str]:
-    """The words that open the text, one of its sentences, or a clause after "that"/"whether", as written:
-    "Did CNN report that Various cities canceled fireworks?" → {"Did", "Various"}. A short capitalised word's period
-    ends no sentence: "Gov. Newsom" and "St. Orsanne" open nothing."""
+    """The words that open the text, one of its sentences, a clause after "that"/"whether", or what follows a leading
+    attribution's comma, as written: "Did CNN report that Various cities canceled fireworks?" → {"Did", "Various"};
+    "According to both CNN and USA Today, Historic rainfall …" → {"According", "Historic"}. A short capitalised
+    word's period ends no sentence: "Gov. Newsom" and "St. Orsanne" open nothing."""
     text = text.strip()
+    attributed = _ATTRIBUTED.match(text)
     return {m.group(2).strip(".") for m in _OPENS.finditer(text)
-            if not (m.group(1) == "." and _ABBREVIATION.search(text[: m.start()]))}
+            if not (m.group(1) == "." and _ABBREVIATION.search(text[: m.start()]))} | (
+        {attributed.group(1).strip(".")} if attributed else set())
 
 
 def absent_names(q: Question, context: Sequence[Evidence], outlets: frozenset[str] = frozenset()) -> list[str]:
@@ -243,8 +252,9 @@ def absent_names(q: Question, context: Sequence[Evidence], outlets: frozenset[st
     holds articles from (`outlets`: words of sources and web hosts) are never absent: "CNN's report" asks for a
     kind of source, not a fact; nor are people named by where they come from ("Japanese", "Britons"), nor one
     place under another of its names ("Britain" where articles write "UK"). A name that is only the question's
-    first word ("Legendary director…", "Orsanne was rocked…"), or one that opens a sentence of it or a reported clause
-    ("… report that Various cities …": `clause_openers`), counts only when the index has never seen the word."""
+    first word ("Legendary director…", "Orsanne was rocked…"), or one that opens a sentence of it, a reported clause
+    ("… report that Various cities …") or what follows a leading attribution ("According to both CNN and USA Today,
+    Historic rainfall …": `clause_openers`), counts only when the index has never seen the word."""
     vocab: set[str] = set()
     for art in {ev.article.id: ev.article for ev in context}.values():
         vocab |= vocabulary(f"{art.title}\n{art.source}\n{art.text}") | set(re.split(r"[^a-z0-9]+", art.url.lower()))
