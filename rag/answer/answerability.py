@@ -124,8 +124,6 @@ def another_edition(question: str, sentence: str) -> bool:
 
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
-_OPENERS = {"who", "what", "which", "when", "where", "why", "how", "in", "at", "the", "of", "a", "an", "on", "did",
-            "does", "is", "was"}
 
 
 def another_year(question: str, sentence: str) -> bool:
@@ -144,7 +142,7 @@ def another_year(question: str, sentence: str) -> bool:
         return False
     names = {w.lower() for i, w in enumerate(q) for j, y in enumerate(q)
              if y in years and 0 < abs(i - j) <= 4 and w[:1].isupper() and not _YEAR.fullmatch(w)
-             and w.lower() not in _OPENERS}
+             and w.lower() not in STOPWORDS}
     for name in names:
         first = next((i for i, w in enumerate(s) if w.lower() == name), None)
         if first is not None and any(_YEAR.fullmatch(s[k]) for k in range(max(0, first - 2), first + 3)

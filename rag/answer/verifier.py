@@ -241,10 +241,11 @@ def clause_openers(text: str) -> set[str]:
     "According to both CNN and USA Today, Historic rainfall …" → {"According", "Historic"}. A short capitalised
     word's period ends no sentence: "Gov. Newsom" and "St. Orsanne" open nothing."""
     text = text.strip()
-    attributed = _ATTRIBUTED.match(text)
-    return {m.group(2).strip(".") for m in _OPENS.finditer(text)
-            if not (m.group(1) == "." and _ABBREVIATION.search(text[: m.start()]))} | (
-        {attributed.group(1).strip(".")} if attributed else set())
+    openers = {m.group(2).strip(".") for m in _OPENS.finditer(text)
+               if not (m.group(1) == "." and _ABBREVIATION.search(text[: m.start()]))}
+    if attributed := _ATTRIBUTED.match(text):
+        openers.add(attributed.group(1).strip("."))
+    return openers
 
 
 def absent_names(q: Question, context: Sequence[Evidence], outlets: frozenset[str] = frozenset()) -> list[str]:
