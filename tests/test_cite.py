@@ -364,6 +364,15 @@ def test_options_and_injections_are_never_evidence() -> None:
     ("Maxwell Frost made history when he became the first member of Gen Z elected. How old is Frost?", "number"),
     ("The 74th Emmy Awards were presented on Monday. Which show won the most awards?", "name"),
     ("How many people came when the talks started?", "number"),
+    # someone named by a role or trade, a business, a place or a work: a name answers
+    ("Which actor won Best Actor at the 92nd Academy Awards Ceremony?", "name"),
+    ("Which airline announced a deal this week to buy Spirit Airlines?", "name"),
+    ("What NFL star announced his retirement on Tuesday?", "name"),
+    ("NASA shared new images that show remarkable details of which planet?", "name"),
+    ("Which two Pac-12 schools are in negotiations to leave the conference?", "name"),
+    # a thing that need not be a name stays "other"
+    ("Scientists this week placed which insect on the endangered list?", "other"),
+    ("Which product remains difficult to find in many US stores?", "other"),
 ])
 def test_expected_type(question: str, kind: str) -> None:
     assert expected_type(question) == kind
@@ -391,6 +400,8 @@ def test_expected_type(question: str, kind: str) -> None:
     ("“Succession” earned the most nominations of any show.", "Which show received the most nominations?", True),
     ("The most nominated show was “Succession”.", "Which show received the most nominations?", True),
     ("“We will win,” he said.", "Which party won the vote?", False),  # a quote, not a quoted name
+    ("CEO, the LEGO Group.", "Who is the CEO of Lego in 2021?", False),  # a company's suffix names no one
+    ("Niels B. Christiansen, CEO, the LEGO Group.", "Who is the CEO of Lego in 2021?", True),
     # where a story was filed names no answer
     ("Colombo, Sri Lanka (CNN) The president, who fled the country this week, resigned.",
      "Sri Lanka's president fled to which country?", False),
@@ -467,6 +478,16 @@ def test_without_dateline(sentence: str, rest: str) -> None:
     ("Who plays Diana Prince in Wonder Woman 1984?", "In 2017's Wonder Woman, Gal Gadot played Diana Prince.", False),
     # the day of a date numbers no name
     ("According to CNN's report of June 12, 2022, who won the vote?", "On June 10, Smith won the vote.", False),
+    # an ordinal word numbers too: "Season 10", "the tenth and final season" are not the first season
+    ("When will the first season of The Blacklist premiere?", "The Blacklist returns with the Season 10 premiere.",
+     True),
+    ("When will the first season of The Blacklist premiere?",
+     "The tenth and final season of The Blacklist premiered on February 26, 2023.", True),
+    ("When will the first season of The Blacklist premiere?",
+     "The first season of The Blacklist premiered on NBC on September 23, 2013.", False),
+    ("When will the first season of The Blacklist premiere?", "The Blacklist season 1 premiered in 2013.", False),
+    ("When will the first season of The Blacklist premiere?", "It ran for 10 seasons.", False),
+    ("Which team won for the first time in 20 years?", "It was the second time the team won.", False),
 ])
 def test_another_edition(question: str, sentence: str, expected: bool) -> None:
     assert another_edition(question, sentence) is expected

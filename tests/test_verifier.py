@@ -154,6 +154,7 @@ def test_feature_row_exact_values() -> None:
 @pytest.mark.parametrize(("question", "claim", "answers"), [
     ("Who is the CEO of Lego in 2021?", "The LEGO chief executive.", False),  # names nothing the question did not
     ("Who is the CEO of Lego in 2021?", "Niels Christiansen.", True),
+    ("Who is the CEO of Lego in 2021?", "The LEGO Group.", False),  # a company's suffix names no one
     ("Who won the men's singles U.S. Open in 2020?", "The U.S. Open men's singles title was won by ...", False),
     ("Which country won the most medals?", "The United States.", True),
     ("Which show took home the award for outstanding drama series?", "“Succession” won the award.", True),

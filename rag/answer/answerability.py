@@ -27,9 +27,18 @@ _TYPES = (
     ("number", re.compile(r"\bhow (many|much|old|long|far|big|large)\b|\bwhat (share|percentage|percent|number|"
                           r"amount|proportion|fraction)\b|\bhow many\b", re.I)),
     ("date", re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bwhich (year|date|day|month)\b", re.I)),
-    ("name", re.compile(r"\bwho\b|\bwhose\b|\bwhom\b|\b(which|what)( \w+){0,2} (person|man|woman|official|leader|"
+    # "which/what" and up to two words before the noun, none of them a verb: "What did the company say?" asks no name
+    ("name", re.compile(r"\bwho\b|\bwhose\b|\bwhom\b|\b(which|what)((?! (?:is|are|was|were|did|does|do|has|have|had|"
+                        r"will|would|can|could|should|must|might)\b) [\w-]+){0,2} (person|man|woman|official|leader|"
                         r"company|companies|team|country|countries|city|cities|region|regions|state|states|group|"
-                        r"organi[sz]ation|party|platform|newspaper|brand|show|film|movie|town|province|nation)\b|"
+                        r"organi[sz]ation|party|platform|newspaper|brand|show|film|movie|town|province|nation|"
+                        # someone named by their role or trade, a business, a place or a work: a name answers
+                        r"actor|actress|singer|star|player|celebrity|athlete|musician|artist|author|writer|director|"
+                        r"member|candidate|champion|politician|lawmaker|senator|governor|judge|rapper|comedian|host|"
+                        r"coach|founder|billionaire|executive|airline|automaker|carmaker|retailer|chain|network|"
+                        r"university|college|school|agency|bank|band|park|island|borough|airport|landmark|county|"
+                        r"district|village|capital|river|lake|mountain|volcano|stadium|planet|painting|song|album|"
+                        r"novel|book|character)s?\b|"
                         r"\bname of\b|\bcalled\b|\bwhere\b", re.I)),
 )
 
@@ -99,6 +108,35 @@ _WHEN = re.compile(r"\b(?:" + "|".join(MONTHS[:12]) + r")\.?\s+(?:\d{1,2}(?:st|n
 _NUMBERED = re.compile(r"\d+(?:st|nd|rd|th|[a-z])?")  # "2" of Splatoon 2, "92nd", "5a" of Pixel 5a
 
 
+_ORDINALS = {w: n for n, w in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth eleventh "
+                                        "twelfth".split(), 1)}
+
+
+def _editions(words: list[str]) -> set[tuple[str, int]]:
+    """The numbered things a text names, as (what, number): "the first season" → ("season", 1), "Season 10" →
+    ("season", 10), "the 10th season" → ("season", 10)."""
+    out = set()
+    for i, w in enumerate(words[:-1]):
+        ordinal = re.fullmatch(r"(\d{1,3})(?:st|nd|rd|th)", w)
+        n = _ORDINALS.get(w) or (int(ordinal.group(1)) if ordinal else 0)
+        if n:  # what it numbers is one of the next three words: "the tenth and final season"
+            out |= {(v, n) for v in words[i + 1 : i + 4]}
+        elif re.fullmatch(r"\d{1,3}", words[i + 1]):
+            out.add((w, int(words[i + 1])))
+    return out
+
+
+def another_ordinal(question: str, sentence: str) -> bool:
+    """Does the sentence name another numbered one of something the question numbers with an ordinal word, and not
+    the question's own? "Season 10" for "the first season of The Blacklist"."""
+    asked = {(what, n) for what, n in _editions(normalize(question).split())
+             if what not in STOPWORDS and what not in _ORDINALS and what not in ("time", "times")}
+    if not asked or not any(w in _ORDINALS for w in normalize(question).split()):
+        return False
+    said = _editions(normalize(sentence).split())
+    return any(what == w and n != m for what, n in asked for w, m in said) and not asked & said
+
+
 def another_edition(question: str, sentence: str) -> bool:
     """Is the sentence about another numbered one of what the question names, and silent on the question's own?
     "Splatoon 1" for "Splatoon 2", "the 90th Academy Awards" for "the 92nd", "Pixel 4a" for "Pixel 5a", "Season 10"
@@ -120,7 +158,7 @@ def another_edition(question: str, sentence: str) -> bool:
                 continue
             if (before and j and s[j - 1] == before) or (after and j + 1 < len(s) and s[j + 1] == after):
                 return True
-    return False
+    return another_ordinal(question, sentence)
 
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
@@ -226,13 +264,18 @@ def _letters(word: str) -> str:
     return re.sub(r"[^a-z0-9]", "", word.lower())
 
 
+# a company's legal suffix names no one: "CEO, the LEGO Group." does not say who Lego's chief executive is
+SUFFIXES = {"group", "company", "inc", "corp", "co", "ltd", "plc", "llc"}
+
+
 def _names_another(word: str, q: set[str], asked: set[str]) -> bool:
     """Does a capitalised word name something the question does not? Not "U.S." or "US" for a question's "U.S."
     (its letters are a question word's, `asked`, and single letters name nothing), nor "Sunday's" (a day; its "s"
     is none)."""
     if _letters(word) in asked:
         return False
-    return any(len(p) > 1 and p not in MONTHS and _stem(p) not in q for p in normalize(word).split())
+    return any(len(p) > 1 and p not in MONTHS and p not in SUFFIXES and _stem(p) not in q
+               for p in normalize(word).split())
 
 
 def has_answer_type(sentence: str, question: str) -> bool:

@@ -24,6 +24,7 @@ import numpy as np
 
 from rag.answer.answerability import (
     NUMBER_WORDS,
+    SUFFIXES,
     _stem,
     expected_type,
     has_answer_type,
@@ -321,9 +322,9 @@ def claim_answers(claim: str, q: Question) -> bool:
     for "who", a number for "how many", a date for "when", some word of its own otherwise? "The home of Super Bowl
     2021." names nothing new, so it does not answer "Where was Super Bowl 2021?"; "“Succession” won." answers "Which
     show won?"."""
-    if q.kind == "name":
-        return any(w[:1].isupper() and _plain(w) not in _NOT_NAMES and not stems(w) <= q.stems
-                   for w in (w.lstrip("\"'“‘(") for w in claim.split()))
+    if q.kind == "name":  # not a company's legal suffix: "The LEGO Group." names no one for "Who is the CEO of Lego?"
+        return any(w[:1].isupper() and _plain(w) not in _NOT_NAMES and _plain(w) not in SUFFIXES
+                   and not stems(w) <= q.stems for w in (w.lstrip("\"'“‘(") for w in claim.split()))
     if q.kind == "number":
         return any((any(ch.isdigit() for ch in w) or w in NUMBER_WORDS) and w not in normalize(q.text).split()
                    for w in normalize(claim).split())
