@@ -129,9 +129,12 @@ def _editions(words: list[str]) -> set[tuple[str, int]]:
 def another_ordinal(question: str, sentence: str) -> bool:
     """Does the sentence name another numbered one of something the question numbers with an ordinal word, and not
     the question's own? "Season 10" for "the first season of The Blacklist"."""
-    asked = {(what, n) for what, n in _editions(normalize(question).split())
+    words = normalize(question).split()
+    if not any(w in _ORDINALS for w in words):
+        return False
+    asked = {(what, n) for what, n in _editions(words)
              if what not in STOPWORDS and what not in _ORDINALS and what not in ("time", "times")}
-    if not asked or not any(w in _ORDINALS for w in normalize(question).split()):
+    if not asked:
         return False
     said = _editions(normalize(sentence).split())
     return any(what == w and n != m for what, n in asked for w, m in said) and not asked & said
