@@ -23,7 +23,9 @@ the embedded store and a Milvus server compute (the set of hits is the same; the
 Consistency (rag.store.engine): a writer inserts its rows and flushes them before the SQLite commit, and deletes the
 rows of removed chunks after it; readers drop ids with no chunk row; a writer first deletes the rows with ids at or
 above the committed next_chunk_id (from a writer that died between the Milvus insert and the SQLite commit).
-Searches use Strong consistency (they see every completed insert and delete).
+Searches use Strong consistency (they see every completed insert and delete). Milvus Lite saves each segment's
+index file in a background thread, without a rename; one a killed process left cut short is removed on the next
+load, and Milvus Lite builds it again from the segment (MilvusEngine._load).
 
 Milvus Lite is one process at a time: it runs in the process that opens it and locks its folder, so a second
 process (a `rag ingest` while `rag ui` is open) gets an error saying so. The many-processes guarantees of the
@@ -152,6 +154,15 @@ def release(uri: str) -> None:
             server_manager_instance.release_server(uri)
 
 
+def drop_lite_index_files(uri: str, collection: str) -> list[Path]:
+    """Remove the index files (`*.idx`, `*.sidx`: built from the stored segments) of a Milvus Lite collection."""
+    files = [p for p in (Path(uri) / "collections" / collection / "partitions").glob("*/indexes/*")
+             if p.suffix in (".idx", ".sidx")]
+    for p in files:
+        p.unlink(missing_ok=True)
+    return files
+
+
 def _reason(e: BaseException) -> str:
     text = str(getattr(e, "message", "") or e).strip()
     return (text.splitlines()[0] if text else type(e).__name__)[:300]
@@ -234,7 +245,7 @@ class MilvusEngine:
                                "rag ingest PATH --index NEW_DIR")
             _check_dim(self.client, uri, collection, store.manifest.dim, f"the index at {store.index_dir}")
             if "Loaded" not in str(self.client.get_load_state(collection).get("state")):
-                self.client.load_collection(collection)  # a reopened Milvus Lite folder starts released
+                self._load()  # a reopened Milvus Lite folder starts released
         except BaseException as e:
             self.close()
             if isinstance(e, RagError):
@@ -242,6 +253,21 @@ class MilvusEngine:
             raise unreachable(uri, setting, e) from e
         self.vectors = MilvusVectors(self)
         self.keywords = MilvusKeywords(self)
+
+    def _load(self) -> None:
+        """Load the collection. Milvus Lite saves a segment's index file in a background thread after a flush,
+        without a rename: a process killed then (a writer that dies right after its insert) leaves a cut-short
+        file that fails every later load. Those files are derived from the segments' data, so they are removed and
+        Milvus Lite builds them again; nothing stored is lost."""
+        try:
+            self.client.load_collection(self.collection)
+        except Exception as e:
+            removed = drop_lite_index_files(self.uri, self.collection) if self.uri.endswith(".db") else []
+            if not removed:
+                raise
+            log.warning("Milvus Lite at %s could not load %s (%s); removed its %d index files (rebuilt from the "
+                        "stored data) and loaded again", self.uri, self.collection, _reason(e), len(removed))
+            self.client.load_collection(self.collection)
 
     def call(self, what: str, fn: str, *args: object, **kw: object):  # noqa: ANN202
         try:
