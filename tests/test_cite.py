@@ -14,6 +14,7 @@ from rag.answer.answerability import (
     has_answer_type,
     keeps_constraints,
     only_contenders,
+    proper_names,
     without_dateline,
 )
 from rag.answer.claims import (
@@ -373,6 +374,11 @@ def test_options_and_injections_are_never_evidence() -> None:
     # a thing that need not be a name stays "other"
     ("Scientists this week placed which insect on the endangered list?", "other"),
     ("Which product remains difficult to find in many US stores?", "other"),
+    # a relative "who" after another question word asks nothing
+    ("What is the job of the official who said agreements on prisoner exchanges are already a success?", "other"),
+    ("What is probably true of the lawyer who filed the case?", "other"),
+    ("Which player who won the title retired?", "name"),
+    ("How old is the man who won?", "number"),
 ])
 def test_expected_type(question: str, kind: str) -> None:
     assert expected_type(question) == kind
@@ -414,6 +420,18 @@ def test_expected_type(question: str, kind: str) -> None:
 ])
 def test_has_answer_type(sentence: str, question: str, expected: bool) -> None:
     assert has_answer_type(sentence, question) is expected
+
+
+def test_a_sentences_first_word_names_someone_when_its_article_uses_it_as_a_name() -> None:
+    article = ("Peskov acknowledged the challenges. Kremlin spokesman Dmitry Peskov said talks would go on. "
+               "Officials said the talks were hard. Several officials left.")
+    names = proper_names(article)
+    assert names == {"dmitry", "peskov"}  # capitalised inside a sentence (not "Kremlin"), never in lower case
+    question = "Who said that the talks would be hard?"
+    assert has_answer_type("Peskov acknowledged the challenges.", question, names)
+    assert not has_answer_type("Peskov acknowledged the challenges.", question)  # without the article: unknown
+    assert not has_answer_type("Officials acknowledged the challenges.", question, names)  # "officials" is lower too
+    assert not has_answer_type("Peskov acknowledged the challenges.", "Who did Peskov thank?", names)  # the question's
 
 
 def test_coverage_without_idf_counts_question_terms() -> None:

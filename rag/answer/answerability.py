@@ -23,6 +23,7 @@ _QUOTED = re.compile(r"[\"“‘'][^\"”’']+[\"”’'][.,;:!?]?")  # one wor
 # "(CNN) …", "WASHINGTON — …", "SCOTTSDALE, Ariz. -- …"
 _DATELINE = re.compile(r"^(?:(?:[A-Z][\w.'’-]*,?\s+){0,4}\((?:CNN|AP|Reuters|AFP)[^)]{0,24}\)|"
                        r"[A-Z][A-Z.'’-]+(?:,?\s+[A-Z][\w.'’-]*){0,3}\s+(?:--|[—–]))\s*(?:--|[—–])?\s*")
+_OPENER = re.compile(r"\W*(?:what|which|how|why)\b", re.I)
 _TYPES = (
     ("number", re.compile(r"\bhow (many|much|old|long|far|big|large)\b|\bwhat (share|percentage|percent|number|"
                           r"amount|proportion|fraction)\b|\bhow many\b", re.I)),
@@ -46,11 +47,16 @@ _TYPES = (
 def expected_type(question: str) -> str:
     """'number' | 'date' | 'name' | 'other': what the question word asks for, read in the sentence that asks (the
     last one that has a question word: "Frost made history when he was elected. How old is Frost?" asks a number),
-    and the first question word there ("Who was Wray talking about when he …?" asks a name, not a date)."""
+    and the first question word there ("Who was Wray talking about when he …?" asks a name, not a date). A "who"
+    after an opening "what", "which", "how" or "why" is a relative one and asks nothing ("What is the job of the
+    official who said …?")."""
     for sentence in reversed([question[a:b] for a, b in split_spans(question)]):
-        found = [(m.start(), kind) for kind, pattern in _TYPES if (m := pattern.search(sentence))]
+        found = [(m.start(), kind, m.group(0)) for kind, pattern in _TYPES if (m := pattern.search(sentence))]
         if found:
-            return min(found)[1]
+            at, kind, words = min(found)
+            if at > 0 and words.lower() in ("who", "whose", "whom") and _OPENER.match(sentence):
+                return "other"
+            return kind
     return "other"
 
 
@@ -281,10 +287,25 @@ def _names_another(word: str, q: set[str], asked: set[str]) -> bool:
                for p in normalize(word).split())
 
 
-def has_answer_type(sentence: str, question: str) -> bool:
+def proper_names(text: str) -> set[str]:
+    """The words a text capitalises inside a sentence and never writes in lower case (lower-cased): its names."""
+    inside = {w.lower() for w in re.findall(r"(?<=[a-z0-9,;] )[A-Z][A-Za-z]+", text)}
+    return inside - {w.lower() for w in re.findall(r"[A-Za-z]+", text) if w[0].islower()}
+
+
+def _opens_with_name(word: str, q: set[str], asked: set[str], names: set[str]) -> bool:
+    """Is a sentence's capitalised first word a name the question lacks? Its capital says nothing, so it counts only
+    when its article uses it as a name elsewhere (`proper_names`: "Yellowstone National Park closes entrances …"
+    names the park; "Officials said …" names no one)."""
+    return _names_another(word, q, asked) and any(
+        p in names and p not in STOPWORDS and p not in MONTHS and _stem(p) not in q for p in normalize(word).split())
+
+
+def has_answer_type(sentence: str, question: str, names: set[str] | None = None) -> bool:
     """Does the sentence contain something of the kind the question asks for, beyond the question's words?
     A sentence that itself asks a question answers nothing; where a story was filed (its dateline) answers nothing
-    either ("Colombo, Sri Lanka (CNN) …" does not say which country someone fled to)."""
+    either ("Colombo, Sri Lanka (CNN) …" does not say which country someone fled to). `names`: its article's
+    (`proper_names`), when known: a first word among them is a name too."""
     if sentence.rstrip(" .…\"'”’)").endswith("?"):
         return False
     sentence = without_dateline(sentence)
@@ -305,5 +326,8 @@ def has_answer_type(sentence: str, question: str) -> bool:
         # day or a month names nobody ("The shows on Tuesday earned …" does not say which show)
         caps = [w.lstrip(_OPENING) for i, w in enumerate(raw) if i > 0 or _QUOTED.fullmatch(w)]
         asked = {_letters(w) for w in question.split()}
-        return any(_names_another(w, q, asked) for w in caps if w[:1].isupper())
+        if any(_names_another(w, q, asked) for w in caps if w[:1].isupper()):
+            return True
+        first = raw[0].lstrip(_OPENING) if raw else ""
+        return names is not None and first[:1].isupper() and _opens_with_name(first, q, asked, names)
     return len(stems(sentence) - q) >= 2

@@ -29,6 +29,7 @@ from rag.answer.answerability import (
     expected_type,
     has_answer_type,
     keeps_constraints,
+    proper_names,
     stems,
     term_weights,
     weighted_share,
@@ -210,6 +211,7 @@ class Article:
         self.stems = stems(whole)
         self.vocabulary = vocabulary(whole)
         self.title_stems = stems(title)
+        self.names = proper_names(whole)
         self._sentences = list(sentences)
         self._stems: dict[int, set[str]] = {}
 
@@ -298,7 +300,7 @@ def features(q: Question, context: Sequence[Evidence], draft_refused: bool,
         s_stems = stems(text)
         s_vocab = vocabulary(text)
         names = q.names
-        typed = float(has_answer_type(text, q.text))
+        typed = float(has_answer_type(text, q.text, art.names))
         cover = q.coverage(s_stems)
         words = text.split()
         rows.append([
