@@ -277,28 +277,20 @@ def _letters(word: str) -> str:
 SUFFIXES = {"group", "company", "inc", "corp", "co", "ltd", "plc", "llc"}
 
 
-def _names_another(word: str, q: set[str], asked: set[str]) -> bool:
+def _names_another(word: str, q: set[str], asked: set[str], among: set[str] | None = None) -> bool:
     """Does a capitalised word name something the question does not? Not "U.S." or "US" for a question's "U.S."
     (its letters are a question word's, `asked`, and single letters name nothing), nor "Sunday's" (a day; its "s"
-    is none)."""
+    is none). `among`: only these words (and no stopword) count, for a word whose capital says nothing."""
     if _letters(word) in asked:
         return False
     return any(len(p) > 1 and p not in MONTHS and p not in SUFFIXES and _stem(p) not in q
-               for p in normalize(word).split())
+               and (among is None or (p in among and p not in STOPWORDS)) for p in normalize(word).split())
 
 
 def proper_names(text: str) -> set[str]:
     """The words a text capitalises inside a sentence and never writes in lower case (lower-cased): its names."""
     inside = {w.lower() for w in re.findall(r"(?<=[a-z0-9,;] )[A-Z][A-Za-z]+", text)}
     return inside - {w.lower() for w in re.findall(r"[A-Za-z]+", text) if w[0].islower()}
-
-
-def _opens_with_name(word: str, q: set[str], asked: set[str], names: set[str]) -> bool:
-    """Is a sentence's capitalised first word a name the question lacks? Its capital says nothing, so it counts only
-    when its article uses it as a name elsewhere (`proper_names`: "Yellowstone National Park closes entrances …"
-    names the park; "Officials said …" names no one)."""
-    return _names_another(word, q, asked) and any(
-        p in names and p not in STOPWORDS and p not in MONTHS and _stem(p) not in q for p in normalize(word).split())
 
 
 def has_answer_type(sentence: str, question: str, names: set[str] | None = None) -> bool:
@@ -328,6 +320,8 @@ def has_answer_type(sentence: str, question: str, names: set[str] | None = None)
         asked = {_letters(w) for w in question.split()}
         if any(_names_another(w, q, asked) for w in caps if w[:1].isupper()):
             return True
+        # a first word's capital says nothing: it names someone when its article uses it as a name elsewhere
+        # ("Yellowstone National Park closes entrances …" names the park; "Officials said …" names no one)
         first = raw[0].lstrip(_OPENING) if raw else ""
-        return names is not None and first[:1].isupper() and _opens_with_name(first, q, asked, names)
+        return names is not None and first[:1].isupper() and _names_another(first, q, asked, among=names)
     return len(stems(sentence) - q) >= 2

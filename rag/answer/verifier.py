@@ -211,9 +211,14 @@ class Article:
         self.stems = stems(whole)
         self.vocabulary = vocabulary(whole)
         self.title_stems = stems(title)
-        self.names = proper_names(whole)
+        self._whole = whole
         self._sentences = list(sentences)
         self._stems: dict[int, set[str]] = {}
+
+    @cached_property
+    def names(self) -> set[str]:
+        """Its names (`proper_names`), asked for by name questions only."""
+        return proper_names(self._whole)
 
     def window(self, n: int) -> set[str]:
         """The stems of the sentences just before and after sentence n (the context a reader sees around it)."""
@@ -300,7 +305,7 @@ def features(q: Question, context: Sequence[Evidence], draft_refused: bool,
         s_stems = stems(text)
         s_vocab = vocabulary(text)
         names = q.names
-        typed = float(has_answer_type(text, q.text, art.names))
+        typed = float(has_answer_type(text, q.text, art.names if q.kind == "name" else None))
         cover = q.coverage(s_stems)
         words = text.split()
         rows.append([
